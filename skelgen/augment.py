@@ -1,0 +1,81 @@
+"""Random transforms on batches of normalized sequences, and the decoder's masking.
+
+Everything takes a ``torch.Generator`` so that the same seed gives the same result, and works
+on whole batches at once (B, T, M, V, C) so that augmentation costs little next to a model step.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def random_rotation(batch: int, max_angle: float, gen: torch.Generator) -> torch.Tensor:
+    """(B, 3, 3) rotations with angles about x, y and z drawn from U(-max_angle, max_angle)."""
+    a = (torch.rand(batch, 3, generator=gen) * 2 - 1) * max_angle
+    c, s = torch.cos(a), torch.sin(a)
+    one, zero = torch.ones(batch), torch.zeros(batch)
+    rx = torch.stack([one, zero, zero, zero, c[:, 0], -s[:, 0], zero, s[:, 0], c[:, 0]], 1).view(-1, 3, 3)
+    ry = torch.stack([c[:, 1], zero, s[:, 1], zero, one, zero, -s[:, 1], zero, c[:, 1]], 1).view(-1, 3, 3)
+    rz = torch.stack([c[:, 2], -s[:, 2], zero, s[:, 2], c[:, 2], zero, zero, zero, one], 1).view(-1, 3, 3)
+    return rz @ ry @ rx
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, *, rotate: float = 0.3, scale: float = 0.1,
+            noise_prob: float = 0.1, noise_std: float = 0.05) -> torch.Tensor:
+    """pyskl-style RandomRot + RandomScale, then sparse Gaussian noise.
+
+    x: (B, T, M, V, 3). Each sample is rotated (angles up to ``rotate`` rad about each axis) and
+    scaled per axis by U(1-scale, 1+scale); each joint position then receives N(0, noise_std^2)
+    noise with probability ``noise_prob`` (our reading of the paper's "noise probability").
+    Zero (missing or padded) joints stay zero.
+    """
+    b = x.shape[0]
+    present = (x.abs().sum(-1, keepdim=True) > 0).to(x.dtype)
+    r = random_rotation(b, rotate, gen).to(x)
+    s = (1 + (torch.rand(b, 1, 3, generator=gen) * 2 - 1) * scale).to(x)
+    y = torch.einsum("btmvc,bdc->btmvd", x, r * s.transpose(1, 2))
+    if noise_prob > 0 and noise_std > 0:
+        hit = (torch.rand(x.shape[:-1] + (1,), generator=gen) < noise_prob).to(x)
+        y = y + hit * torch.randn(x.shape, generator=gen).to(x) * noise_std
+    return y * present
+
+
+def mask_frames_joints(x: torch.Tensor, gen: torch.Generator, frame_rate: float = 0.8,
+                       joint_rate: float = 0.8, lengths: torch.Tensor | None = None):
+    """Zero whole frames and, per sample, one whole joint; return ``(x_masked, mask)``.
+
+    x: (B, T, M, V, C). Each valid frame is masked with probability ``frame_rate``; with
+    probability ``joint_rate`` a sample also loses one random joint (every person, every frame).
+    mask: (B, T, M, V) bool, True where the decoder input was zeroed (padding is never masked).
+    """
+    b, t, m, v, _ = x.shape
+    frame = torch.rand(b, t, generator=gen) < frame_rate  # (B, T)
+    which = torch.randint(0, v, (b,), generator=gen)
+    has_joint = torch.rand(b, generator=gen) < joint_rate
+    joint = torch.zeros(b, v, dtype=torch.bool)
+    joint[torch.arange(b), which] = has_joint  # (B, V)
+    mask = frame[:, :, None, None] | joint[:, None, None, :]
+    mask = mask.expand(b, t, m, v)
+    if lengths is not None:
+        mask = mask & (torch.arange(t)[None, :] < lengths[:, None])[:, :, None, None]
+    mask = mask.to(x.device)
+    return x.masked_fill(mask[..., None], 0.0), mask
+
+
+def temporal_crop(x: torch.Tensor, gen: torch.Generator, min_ratio: float = 0.8) -> torch.Tensor:
+    """Random crop of U(min_ratio, 1) of the frames, resampled back to T: (B, T, ...) -> same."""
+    b, t = x.shape[:2]
+    ratio = min_ratio + (1 - min_ratio) * torch.rand(b, generator=gen)
+    start = torch.rand(b, generator=gen) * (1 - ratio) * (t - 1)
+    pos = start[:, None] + torch.linspace(0, 1, t)[None, :] * ratio[:, None] * (t - 1)  # (B, T)
+    lo = pos.floor().long().clamp(0, t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (pos - lo).view(b, t, *([1] * (x.dim() - 2))).to(x)
+    idx = torch.arange(b)[:, None]
+    return x[idx, lo] * (1 - w) + x[idx, hi] * w
+
+
+def classic_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The cheap alternative to synthetic data: rotation, scale, noise and temporal crop."""
+    return temporal_crop(augment(x, gen, rotate=math.pi / 12, scale=0.1, noise_prob=1.0, noise_std=0.01), gen)

@@ -1,0 +1,86 @@
+"""Checkpoints: one file holding weights, the full recipe, layout, classes and data fingerprint,
+written atomically and read with ``torch.load(weights_only=True)`` (no code runs on load)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import torch
+
+from .errors import SkelgenError
+from .io.atomic import AtomicPath
+from .layouts import Layout
+from .model import ModelConfig, build_model
+
+FORMAT = "skelgen-checkpoint/1"
+LATEST = Path("runs") / "latest.json"  # where `pretrain` records its checkpoint for other commands
+
+
+def save_checkpoint(state: dict, path: str | Path):
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
+    with AtomicPath(path, overwrite=True) as tmp:
+        torch.save({"format": FORMAT, **state}, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SkelgenError(f"checkpoint {path} not found; run `skelgen pretrain` first or pass --checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise SkelgenError(f"checkpoint {path} holds objects other than tensors and plain data; "
+                           f"refusing to load it ({str(e).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise SkelgenError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
+                           f"retrain or use another checkpoint") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise SkelgenError(f"{path} is not a skelgen checkpoint")
+    return state
+
+
+def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """The trained model (eval mode, CPU) and its checkpoint dict."""
+    state = load_checkpoint(path)
+    model = build_model(ModelConfig(**state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def check_compatible(state: dict, layout: Layout, codes, persons: int, what: str = "the data"):
+    """Refuse data whose layout, persons or class list differ from the checkpoint's."""
+    if state["layout"]["name"] != layout.name or list(state["layout"]["joints"]) != list(layout.joints):
+        raise SkelgenError(f"the checkpoint was trained on layout {state['layout']['name']!r} but {what} "
+                           f"uses {layout.name!r}; use a checkpoint trained on this layout")
+    if state["data"]["persons"] != persons:
+        raise SkelgenError(f"the checkpoint expects {state['data']['persons']} person(s) per sample, "
+                           f"{what} has {persons}")
+    if codes is not None and list(state["classes"]["codes"]) != list(codes):
+        raise SkelgenError(f"the checkpoint's class list differs from {what}'s; "
+                           f"use a checkpoint trained on this dataset")
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a file's bytes (first 16 hex digits): which data a checkpoint saw."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def record_latest(checkpoint: Path, data: str):
+    LATEST.parent.mkdir(parents=True, exist_ok=True)
+    with AtomicPath(LATEST, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"checkpoint": str(Path(checkpoint).resolve()),
+                                   "data": str(Path(data).resolve())}))
+
+
+def latest() -> dict:
+    """``{"checkpoint", "data"}`` of the last `skelgen pretrain` run in this folder."""
+    if not LATEST.is_file():
+        raise SkelgenError("no checkpoint given and no earlier `skelgen pretrain` here; "
+                           "run `skelgen pretrain` or pass --checkpoint")
+    return json.loads(LATEST.read_text())

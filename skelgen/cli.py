@@ -1,0 +1,265 @@
+"""The `skelgen` command: click parses, the library does the work, this prints.
+
+Every SkelgenError becomes one line on stderr and exit code 1 (``--debug`` shows the traceback).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from .errors import SkelgenError
+
+DEMO_DATA = Path("runs") / "demo.h5"
+
+
+class Main(click.Group):
+    """Turns library errors and interruptions into one clear line and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SkelgenError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"skelgen: error: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("\nskelgen: interrupted; no partial output was kept", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx, debug):
+    """skelgen: learn skeleton action sequences without labels (TAHAR), then generate
+    class-conditioned sequences to enlarge or rebalance datasets."""
+    ctx.obj = {"debug": debug}
+
+
+def emit(data: dict, as_json: bool, text: str):
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def demo_path() -> Path:
+    """The built-in demo dataset, made on first use."""
+    if not DEMO_DATA.is_file():
+        from .demo import write_demo
+        DEMO_DATA.parent.mkdir(parents=True, exist_ok=True)
+        click.echo(f"building the demo dataset at {DEMO_DATA} (procedural, a few seconds)", err=True)
+        write_demo(DEMO_DATA)
+    return DEMO_DATA
+
+
+# -- data -------------------------------------------------------------------------------------
+@main.command()
+@click.argument("fmt", type=click.Choice(["nw-ucla", "ntu60", "ntu120", "pyskl", "npz"]))
+@click.argument("source", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
+@click.option("--layout", default=None, help="Layout of pyskl/npz data (name or .toml/.json file).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def convert(fmt, source, out, layout, overwrite):
+    """Import a dataset in its own format into a skelgen dataset file."""
+    from .progress import track
+    if fmt == "nw-ucla":
+        from .io.nwucla import convert_nwucla
+        counts = convert_nwucla(source, out, overwrite, progress=lambda it: track(it, "reading", "files"))
+    elif fmt in ("ntu60", "ntu120"):
+        from .io.ntu import convert_ntu
+        counts = convert_ntu(source, out, benchmark=fmt, overwrite=overwrite,
+                             progress=lambda it: track(it, "reading", "files"))
+    elif fmt == "pyskl":
+        from .io.pyskl import convert_pyskl
+        counts = convert_pyskl(source, out, layout=layout or "ntu25", overwrite=overwrite)
+    else:
+        from .io.npz import convert_npz
+        counts = convert_npz(source, out, layout=layout, overwrite=overwrite)
+    click.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@click.argument("fmt", type=click.Choice(["pyskl", "npz"]))
+@click.option("--out", required=True, type=click.Path())
+@click.option("--overwrite", is_flag=True)
+def export(data, fmt, out, overwrite):
+    """Write a dataset file as a pyskl pickle or .npz for other trainers."""
+    if fmt == "pyskl":
+        from .io.pyskl import export_pyskl as export_fn
+    else:
+        from .io.npz import export_npz as export_fn
+    export_fn(data, out, overwrite=overwrite)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(data, as_json):
+    """Classes, counts per split and class, lengths and layout of a dataset file."""
+    from .io.dataset import SkeletonFile
+    with SkeletonFile(data or demo_path()) as sf:
+        s = sf.summary()
+    lines = [f"{s['path']}: {s['samples']} samples ({s['synthetic']} synthetic), layout {s['layout']} "
+             f"({s['joints']} joints), shape {tuple(s['shape'])} (N, M, T, V, C), frame {s['frame']}, "
+             f"units {s['units']}",
+             f"lengths: min {s['lengths'].get('min')}, median {s['lengths'].get('median')}, "
+             f"max {s['lengths'].get('max')} frames"]
+    splits = sorted(s["splits"])
+    lines.append(f"{'class':<8}{'name':<34}{'all':>6}" + "".join(f"{n:>12}" for n in splits))
+    for c in s["classes"]:
+        lines.append(f"{c['code']:<8}{c['name'][:33]:<34}{s['per_class'][c['code']]:>6}"
+                     + "".join(f"{s['splits'][n]['per_class'][c['code']]:>12}" for n in splits))
+    lines.append(f"{'total':<42}{s['samples']:>6}" + "".join(f"{s['splits'][n]['samples']:>12}" for n in splits))
+    emit(s, as_json, "\n".join(lines))
+
+
+@main.command("demo-data")
+@click.option("--out", default=str(DEMO_DATA), show_default=True, type=click.Path())
+@click.option("--n-per-class", default=60, show_default=True, type=click.IntRange(min=4))
+@click.option("--imbalance", default=None, type=click.FloatRange(min=1), help="Long-tailed train split: largest/smallest class.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--overwrite", is_flag=True)
+def demo_data(out, n_per_class, imbalance, seed, overwrite):
+    """Write the built-in procedural demo dataset (NTU25 layout, 8 NTU actions)."""
+    from .demo import write_demo
+    write_demo(out, n_per_class=n_per_class, imbalance=imbalance, seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {out}")
+
+
+# -- model ------------------------------------------------------------------------------------
+@main.command()
+@click.option("--data", type=click.Path(), default=None, help="Dataset file (default: the demo data).")
+@click.option("--recipe", default=None, help="Recipe name in recipes/ or a .toml path (default: demo).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe key, e.g. train.epochs=5.")
+@click.option("--out", type=click.Path(), default=None, help="Run folder (default: runs/<recipe>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+def pretrain(data, recipe, overrides, out, resume):
+    """Pretrain the TAHAR autoencoder without labels."""
+    from .recipe import load_recipe
+    from .train import pretrain as run
+    r = load_recipe(recipe or "demo", overrides)
+    data = data or r.data.path or demo_path()
+    out = out or Path("runs") / r.name
+    click.echo(f"pretraining recipe {r.name} on {data} -> {out}", err=True)
+    ckpt = run(r, str(data), out, resume=resume)
+    click.echo(f"wrote {ckpt}")
+
+
+@main.command()
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--split", default=None, help="Only this split (default: all samples).")
+@click.option("--out", required=True, type=click.Path(), help=".npz or .h5 file.")
+@click.option("--overwrite", is_flag=True)
+def embed(checkpoint, data, split, out, overwrite):
+    """Write the [CLS] embeddings of a dataset, with labels and ids."""
+    from .evaluate import write_embeddings
+    checkpoint, data = resolve_run(checkpoint, data)
+    n = write_embeddings(checkpoint, data, out, split=split, overwrite=overwrite)
+    click.echo(f"wrote {n} embeddings to {out}")
+
+
+@main.command()
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--protocol", type=click.Choice(["knn", "linear", "both"]), default="both", show_default=True)
+@click.option("-k", "k", default=1, show_default=True, type=click.IntRange(min=1), help="Neighbours for k-NN.")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--test-split", default="test", show_default=True)
+@click.option("--dropout", default=0.0, show_default=True, help="Linear probe: dropout on the embedding.")
+@click.option("--noise", default=0.0, show_default=True, help="Linear probe: Gaussian noise std on the embedding.")
+@click.option("--epochs", default=30, show_default=True, help="Linear probe epochs.")
+@click.option("--lr", default=1e-4, show_default=True, help="Linear probe learning rate.")
+@click.option("--out", type=click.Path(), default=None, help="Folder for the JSON, confusion and t-SNE PNGs.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, noise, epochs, lr, out, seed, as_json):
+    """1-NN and linear evaluation of the frozen encoder (the paper's protocols)."""
+    from .evaluate import report
+    checkpoint, data = resolve_run(checkpoint, data)
+    probe = {"dropout": dropout, "noise": noise, "epochs": epochs, "lr": lr, "seed": seed}
+    result = report(checkpoint, data, protocol, k=k, train_split=train_split, test_split=test_split,
+                    probe=probe, out_dir=out)
+    lines = [f"{name:<16} top-1 {r['top1'] * 100:5.1f} %   class-balanced {r['balanced'] * 100:5.1f} %"
+             for name, r in result.items() if isinstance(r, dict) and "top1" in r]
+    if out:
+        lines.append(f"wrote {out}/evaluation.json, confusion.png, tsne.png")
+    emit(result, as_json, "\n".join(lines))
+
+
+def generation_options(f):
+    """The options shared by synth and rebalance."""
+    for option in reversed([
+        click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run."),
+        click.option("--strategy", type=click.Choice(["sample", "interpolate", "gaussian"]), default="sample",
+                     show_default=True, help="How the class [CLS] embedding is chosen."),
+        click.option("--noise-scale", default=1.0, show_default=True, help="Std of the decoder's noise input."),
+        click.option("--temperature", default=1.0, show_default=True, help="Covariance scale (gaussian)."),
+        click.option("--length", type=click.Choice(["source", "class", "model"]), default="source", show_default=True,
+                     help="Output length: the source's, a random length of the class, or the model's T."),
+        click.option("--split", default="train", show_default=True, help="Split to condition on."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--overwrite", is_flag=True, help="Replace --out if it exists."),
+    ]):
+        f = option(f)
+    return f
+
+
+def generation_config(strategy, noise_scale, temperature, length):
+    from .generate import GenerationConfig
+    return GenerationConfig(strategy=strategy, noise_scale=noise_scale, temperature=temperature, length=length)
+
+
+@main.command("synth")
+@click.option("--class", "class_key", required=True, help="Class code (A024), name or index.")
+@click.option("--n", "n", required=True, type=int, help="How many sequences.")
+@click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
+@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@generation_options
+def synth_cmd(class_key, n, out, data, checkpoint, strategy, noise_scale, temperature, length, split, seed, overwrite):
+    """Generate sequences of one class from the pretrained decoder."""
+    from .synth import synth
+    checkpoint, data = resolve_run(checkpoint, data)
+    r = synth(checkpoint, data, class_key, n, out, generation_config(strategy, noise_scale, temperature, length),
+              seed=seed, split=split, overwrite=overwrite)
+    click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}) to {out}")
+
+
+@main.command("rebalance")
+@click.argument("data", type=click.Path())
+@click.option("--out", type=click.Path(), default=None, help="Default: DATA.rebalanced.h5.")
+@click.option("--sampling-strategy", "sampling", default="auto", show_default=True,
+              help="imbalanced-learn meaning: auto, 'not majority', minority, all, a ratio like 0.5, "
+                   "or counts like A024=100,A023=80.")
+@click.option("--recipe", default="demo", show_default=True, help="Recipe to pretrain with if no checkpoint fits.")
+@generation_options
+def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, noise_scale, temperature, length, split,
+                  seed, overwrite):
+    """Fill the classes of the training split with synthetic samples (input never modified)."""
+    from .synth import checkpoint_for, parse_sampling, rebalance
+    if checkpoint is None:
+        checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
+    r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split,
+                  generation_config(strategy, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {r['out']}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
+               + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
+
+
+def resolve_run(checkpoint, data):
+    """Fill in the last pretrain run's checkpoint and data where not given."""
+    if checkpoint is None or data is None:
+        from .checkpoint import latest, load_checkpoint
+        if checkpoint is None:
+            checkpoint = latest()["checkpoint"]
+        if data is None:
+            data = load_checkpoint(checkpoint)["data"]["path"]
+    return checkpoint, data
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Conditioned generation (the paper's section 3.4): the decoder, given a class's [CLS]
+embedding and random noise as its input, produces a new sequence of that class.
+
+Strategies for choosing the [CLS] embedding of a class c:
+  sample       the embedding of a random training sequence of c (the paper's);
+  interpolate  a random convex mix of two training sequences of c (SMOTE in [CLS] space);
+  gaussian     a draw from a Gaussian fitted to c's embeddings (Ledoit-Wolf shrinkage),
+               its covariance scaled by ``temperature``.
+The decoder input is Gaussian noise of std ``noise_scale`` with whole frames zeroed at the
+recipe's frame-mask rate, so it looks like what the decoder saw in training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+
+from .errors import SkelgenError
+from .preprocess import normalize, resample, view_frame
+
+STRATEGIES = ("sample", "interpolate", "gaussian")
+LENGTHS = ("model", "source", "class")
+
+
+@dataclass
+class GenerationConfig:
+    strategy: str = "sample"
+    noise_scale: float = 1.0   # std of the decoder's noise input (normalized metres)
+    temperature: float = 1.0   # covariance scale of the gaussian strategy
+    length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
+    batch_size: int = 256
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise SkelgenError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        if self.length not in LENGTHS:
+            raise SkelgenError(f"unknown length mode {self.length!r}; use one of {', '.join(LENGTHS)}")
+        if self.noise_scale < 0 or self.temperature < 0:
+            raise SkelgenError("noise scale and temperature must be >= 0")
+
+
+@dataclass
+class ClassBank:
+    """What generation conditions on: the real sequences of each class, embedded.
+
+    embeddings (n, D), labels (n,), ids (n,), lengths (n,) original frame counts, and for data in
+    camera coordinates each sample's normalization (origin (n, 3), rotation (n, 3, 3)) so that
+    generated sequences can be placed in a real sample's camera pose.
+    """
+    embeddings: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    lengths: np.ndarray
+    origins: np.ndarray | None = None
+    rotations: np.ndarray | None = None
+    _gauss: dict = field(default_factory=dict, repr=False)
+
+    def members(self, c: int) -> np.ndarray:
+        idx = np.flatnonzero(self.labels == c)
+        if len(idx) == 0:
+            raise SkelgenError(f"class {c} has no real samples to condition on; it cannot be generated")
+        return idx
+
+    def gaussian(self, c: int):
+        if c not in self._gauss:
+            e = self.embeddings[self.members(c)]
+            cov = LedoitWolf().fit(e).covariance_ if len(e) > 1 else np.zeros((e.shape[1],) * 2)
+            self._gauss[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
+        return self._gauss[c]
+
+
+def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
+    """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``."""
+    from .evaluate import embed
+    from .preprocess import prepare
+    frames = state["data"]["frames"]
+    x = np.stack([prepare(s, s.shape[1], layout, frames, normalized) for s in raw])  # (n, M, T, V, C)
+    emb = embed(model, np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4)))
+    origins = rotations = None
+    if not normalized:
+        frames_ = [view_frame(normalize_input(s), layout) for s in raw]
+        origins = np.stack([o for o, _ in frames_])
+        rotations = np.stack([r for _, r in frames_])
+    return ClassBank(emb, np.asarray(labels), np.asarray(ids), np.array([s.shape[1] for s in raw]),
+                     origins, rotations)
+
+
+def normalize_input(s: np.ndarray) -> np.ndarray:
+    """The non-empty frames of a sample, as view_frame expects them."""
+    from .preprocess import drop_empty_frames
+    return drop_empty_frames(s, s.shape[1])
+
+
+def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationConfig, seed: int,
+               frame_mask: float | None = None):
+    """Yield batches of generated sequences of class ``c``, ``n`` in all.
+
+    Each batch: (x list of (M, L_i, V, C) arrays in the bank's coordinate frame, provenance list).
+    Deterministic for a given seed and batch size.
+    """
+    if n <= 0:
+        raise SkelgenError(f"--n must be a positive number of sequences, not {n}")
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    members = bank.members(c)
+    frames = state["data"]["frames"]
+    m, f = state["data"]["persons"], state["model_config"]["in_dim"]
+    v = len(state["layout"]["joints"])
+    rate = state["recipe"]["augment"]["frame_mask"] if frame_mask is None else frame_mask
+    done = 0
+    while done < n:
+        b = min(cfg.batch_size, n - done)
+        cls, sources, poses = condition(bank, c, members, b, cfg, rng)
+        noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale
+        noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
+        with torch.no_grad():
+            out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
+        out = out.view(b, frames, m, v, -1).permute(0, 2, 1, 3, 4).numpy()  # (b, M, T, V, C)
+        xs, prov = [], []
+        for k in range(b):
+            src = poses[k]
+            length = {"model": frames, "source": int(bank.lengths[src]),
+                      "class": int(bank.lengths[rng.choice(members)])}[cfg.length]
+            seq = resample(out[k], max(length, 1))
+            if bank.origins is not None:  # place it in the camera pose of a real sample of the class
+                seq = (seq @ bank.rotations[src]) + bank.origins[src]
+            xs.append(seq.astype(np.float32))
+            prov.append({"strategy": cfg.strategy, "seed": seed, "index": done + k,
+                         "sources": [str(bank.ids[j]) for j in sources[k]], "pose_from": str(bank.ids[src]),
+                         "noise_scale": cfg.noise_scale, "temperature": cfg.temperature,
+                         "length": cfg.length})
+        done += b
+        yield xs, prov
+
+
+def condition(bank: ClassBank, c: int, members: np.ndarray, b: int, cfg: GenerationConfig, rng):
+    """[CLS] embeddings (b, D) for class c; per row the bank indices they came from, and the one
+    whose length and camera pose the output takes."""
+    if cfg.strategy == "sample":
+        src = rng.choice(members, b)
+        return bank.embeddings[src], [[s] for s in src], src
+    if cfg.strategy == "interpolate":
+        i, j = rng.choice(members, b), rng.choice(members, b)
+        lam = rng.random((b, 1))
+        return lam * bank.embeddings[i] + (1 - lam) * bank.embeddings[j], [[a, z] for a, z in zip(i, j)], i
+    mean, chol = bank.gaussian(c)
+    z = rng.standard_normal((b, len(mean)))
+    return mean + np.sqrt(cfg.temperature) * z @ chol.T, [[] for _ in range(b)], rng.choice(members, b)

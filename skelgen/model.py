@@ -1,0 +1,178 @@
+"""TAHAR: the cross-attention transformer autoencoder of the seed paper (sections 3.2-3.5).
+
+Frames are tokens (each frame's joints of all persons flattened, F = M*V*C). One linear embedding
+is shared by encoder and decoder. The encoder prepends a learnable [CLS] token; the decoder
+rebuilds the sequence from a masked, noised copy and sees the encoder only through the [CLS]
+output, by cross-attention.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .errors import SkelgenError
+
+
+@dataclass
+class ModelConfig:
+    in_dim: int = 75          # F = M*V*C features per frame
+    frames: int = 64          # T, the longest sequence (positional embeddings)
+    dim: int = 512            # D
+    enc_depth: int = 2        # N
+    dec_depth: int = 2        # M
+    heads: int = 8
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+    arch: str = "tahar"       # tahar | mae (the paper's MAE-style baseline, Table 3)
+
+
+def key_padding(lengths: torch.Tensor | None, t: int, extra: int = 0) -> torch.Tensor | None:
+    """Attention mask (B, 1, 1, extra+T), True where a key may be attended (``extra`` leading
+    always-valid tokens such as [CLS]); None when nothing is padded."""
+    if lengths is None:
+        return None
+    valid = torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]
+    valid = torch.cat([valid.new_ones(len(lengths), extra), valid], 1)
+    return valid[:, None, None, :]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.heads, self.dropout = cfg.heads, cfg.dropout
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.proj = nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, x, mask=None):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, T, d)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class CLSCrossAttention(nn.Module):
+    """Cross-attention whose only key/value is the encoder's [CLS] output.
+
+    With a single key, softmax(q k^T) is exactly 1 for every query and head, so the output is the
+    value projection of [CLS], projected out and broadcast over time: standard multi-head
+    cross-attention computed without its query and key products, which cannot change the result
+    (tests/test_model.py checks the equivalence against nn.MultiheadAttention).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.value = nn.Linear(cfg.dim, cfg.dim)
+        self.proj = nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, x, cls):  # x: (B, T, D), cls: (B, D)
+        return self.proj(self.value(cls))[:, None, :].expand_as(x)
+
+
+class MLP(nn.Sequential):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(nn.Linear(cfg.dim, cfg.mlp_ratio * cfg.dim), nn.GELU(),
+                         nn.Linear(cfg.mlp_ratio * cfg.dim, cfg.dim), nn.Dropout(cfg.dropout))
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(cfg.dim), SelfAttention(cfg)
+        self.ln2, self.mlp = nn.LayerNorm(cfg.dim), MLP(cfg)
+
+    def forward(self, x, mask=None):
+        x = x + self.attn(self.ln1(x), mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class DecoderBlock(EncoderBlock):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.ln_cross, self.cross = nn.LayerNorm(cfg.dim), CLSCrossAttention(cfg)
+
+    def forward(self, x, cls, mask=None):
+        x = x + self.attn(self.ln1(x), mask)
+        x = x + self.cross(x, self.ln_cross(cls))
+        return x + self.mlp(self.ln2(x))
+
+
+class TAHAR(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Linear(cfg.in_dim, cfg.dim)  # shared by encoder and decoder
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+        self.enc_pos = nn.Parameter(torch.zeros(1, cfg.frames + 1, cfg.dim))
+        self.dec_pos = nn.Parameter(torch.zeros(1, cfg.frames, cfg.dim))
+        self.encoder = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.enc_depth))
+        self.enc_norm = nn.LayerNorm(cfg.dim)
+        self.decoder = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_depth))
+        self.dec_norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.in_dim)
+        for p in (self.cls_token, self.enc_pos, self.dec_pos):
+            nn.init.trunc_normal_(p, std=0.02)
+        self.apply(_init_linear)
+
+    def forward_encoder(self, x, lengths=None):
+        """x: (B, T, F) -> all encoder outputs (B, 1+T, D); index 0 is [CLS]."""
+        b, t, _ = x.shape
+        h = torch.cat([self.cls_token.expand(b, -1, -1), self.embed(x)], 1) + self.enc_pos[:, : t + 1]
+        mask = key_padding(lengths, t, extra=1)
+        for block in self.encoder:
+            h = block(h, mask)
+        return self.enc_norm(h)
+
+    def encode(self, x, lengths=None):
+        """The sequence embedding: x (B, T, F) -> [CLS] (B, D)."""
+        return self.forward_encoder(x, lengths)[:, 0]
+
+    def decode(self, cls, x_dec, lengths=None):
+        """Rebuild a sequence from [CLS] (B, D) and a decoder input (B, T, F) -> (B, T, F)."""
+        t = x_dec.shape[1]
+        h = self.embed(x_dec) + self.dec_pos[:, :t]
+        mask = key_padding(lengths, t)
+        for block in self.decoder:
+            h = block(h, cls, mask)
+        return self.head(self.dec_norm(h))
+
+    def forward(self, x, x_dec, lengths=None):
+        """x: clean normalized input, x_dec: masked and noised copy, both (B, T, F)."""
+        return self.decode(self.encode(x, lengths), x_dec, lengths)
+
+    def forward_loss(self, x, x_dec, mask, lengths=None):
+        """Training loss. x, x_dec: (B, T, M, V, C); mask: (B, T, M, V), True = masked, or None."""
+        recon = self(x.flatten(2), x_dec.flatten(2), lengths).view_as(x)
+        return reconstruction_loss(recon.float(), x.float(), mask, lengths)
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The architecture ``cfg.arch`` names; both expose encode / decode / forward_train."""
+    if cfg.arch == "tahar":
+        return TAHAR(cfg)
+    if cfg.arch == "mae":
+        from .mae import MAEBaseline
+        return MAEBaseline(cfg)
+    raise SkelgenError(f"unknown model.arch {cfg.arch!r}; use 'tahar' or 'mae'")
+
+
+def _init_linear(m):
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def reconstruction_loss(recon, target, mask=None, lengths=None):
+    """Smooth L1 on masked (frame, person, joint) positions only, never on padding.
+
+    recon, target: (B, T, M, V, C); mask: (B, T, M, V) bool, True = was masked (None: all count).
+    """
+    per_joint = F.smooth_l1_loss(recon, target, reduction="none").mean(-1)  # (B, T, M, V)
+    weight = torch.ones_like(per_joint) if mask is None else mask.to(per_joint.dtype)
+    if lengths is not None:
+        t = recon.shape[1]
+        weight = weight * (torch.arange(t, device=recon.device)[None, :] < lengths[:, None])[:, :, None, None]
+    return (per_joint * weight).sum() / weight.sum().clamp(min=1)

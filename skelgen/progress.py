@@ -1,0 +1,63 @@
+"""A small progress bar for long jobs: done/total, rate, ETA and live metrics, on stderr."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    """``with Progress(total, "train", unit="samples") as bar: bar.update(n, loss=0.1)``.
+
+    Redraws at most ten times a second; silent when ``enabled`` is False (e.g. on DDP ranks > 0).
+    """
+
+    def __init__(self, total: int, desc: str = "", unit: str = "it", enabled: bool = True, stream=None):
+        self.total, self.desc, self.unit, self.enabled = max(int(total), 1), desc, unit, enabled
+        self.stream = stream or sys.stderr
+        self.done, self.metrics, self.start, self._last = 0, {}, time.perf_counter(), 0.0
+
+    def update(self, n: int = 1, **metrics):
+        self.done += n
+        self.metrics.update(metrics)
+        now = time.perf_counter()
+        if self.enabled and (now - self._last > 0.1 or self.done >= self.total):
+            self._last = now
+            self._draw(now)
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(time.perf_counter() - self.start, 1e-9)
+
+    def _draw(self, now):
+        frac = min(self.done / self.total, 1.0)
+        rate = self.done / max(now - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else 0
+        bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
+        extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.metrics.items())
+        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total} {rate:.1f} {self.unit}/s "
+                          f"ETA {_clock(eta)} {extra}\033[K")
+        self.stream.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._draw(time.perf_counter())
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def track(iterable, desc: str = "", unit: str = "it", enabled: bool = True):
+    """Wrap an iterable of known length in a ``Progress`` bar."""
+    items = list(iterable)
+    with Progress(len(items), desc, unit, enabled) as bar:
+        for item in items:
+            yield item
+            bar.update()

@@ -1,0 +1,177 @@
+"""Pretraining: recipe -> data -> training loop -> checkpoint (resumable, optionally distributed).
+
+Every epoch's randomness (order, augmentation, masking, dropout) is drawn from generators seeded
+by (seed, epoch, rank), so a run resumed from an epoch checkpoint ends with exactly the weights of
+an uninterrupted one, and no generator state needs saving.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .augment import augment, mask_frames_joints
+from .checkpoint import file_fingerprint, load_checkpoint, record_latest, save_checkpoint
+from .errors import SkelgenError
+from .io.dataset import SkeletonFile
+from .model import ModelConfig, build_model
+from .preprocess import prepare_file
+from .progress import Progress
+from .recipe import Recipe
+
+
+def load_sequences(path, split: str | None, frames: int):
+    """Prepared training tensor (N, T, M, V, C) and the open file, for ``split`` of ``path``."""
+    sf = SkeletonFile(path)
+    idx = sf.indices(split)
+    if len(idx) == 0:
+        raise SkelgenError(f"{path}: split {split!r} has no samples")
+    x = torch.from_numpy(prepare_file(sf, idx, frames)).permute(0, 2, 1, 3, 4).contiguous()
+    return x, sf, idx
+
+
+def lr_at(step: int, steps_per_epoch: int, cfg) -> float:
+    """Linear warmup lr_start -> lr over warmup_epochs, then cosine decay to zero."""
+    warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
+    if step < warm:
+        return cfg.lr_start + (cfg.lr - cfg.lr_start) * step / warm
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * (step - warm) / max(total - warm, 1)))
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast where the hardware does bf16 matrix products natively (measured faster)."""
+    if precision in ("fp32", "bf16"):
+        return precision == "bf16"
+    if precision != "auto":
+        raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {precision!r}")
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
+
+
+def train_step(model, x, gen, aug, bf16: bool, device):
+    """One pretraining loss on a clean batch x (B, T, M, V, C): the decoder gets an augmented,
+    masked copy; the loss counts masked positions (all positions when masking is off)."""
+    x_dec = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=aug.noise_prob, noise_std=aug.noise_std)
+    x_dec, mask = mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask)
+    masking = aug.frame_mask > 0 or aug.joint_mask > 0
+    with autocast(device, bf16):
+        return model.forward_loss(x.to(device), x_dec.to(device), mask if masking else None)
+
+
+def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = False,
+             show_progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train ``recipe`` on the file ``data``; returns the checkpoint path (``out_dir/checkpoint.pt``).
+
+    ``stop_after`` ends the run after that many epochs (as an interruption would), for testing.
+    Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel; rank 0 writes all files.
+    """
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    device = pick_device()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    out_dir, tc = Path(out_dir), recipe.train
+    ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
+    if rank == 0:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
+        if ckpt_path.exists() and not resume:
+            raise SkelgenError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    x, sf, _ = load_sequences(data, recipe.data.split, recipe.data.frames)
+    n, t, m, v, c = x.shape
+    cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
+    torch.manual_seed(tc.seed)
+    model = build_model(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
+    start_epoch = 0
+    if resume:
+        if not ckpt_path.is_file():
+            raise SkelgenError(f"--resume: no checkpoint in {out_dir} to continue")
+        state = load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"]
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    bf16 = use_bf16(tc.precision, device)
+    per_rank = max(tc.batch_size // world, 1)
+    steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
+    fingerprint = file_fingerprint(data)
+    meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
+            "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
+            "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,
+                     "split": recipe.data.split, "frames": t, "persons": m,
+                     "normalized": sf.frame == "normalized"}}
+    sf.close()
+    if rank == 0 and not resume and log_path.exists():
+        log_path.unlink()
+    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+    for epoch in range(start_epoch, last):
+        gen = epoch_generator(tc.seed, epoch)
+        torch.manual_seed(tc.seed + epoch)  # dropout
+        order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
+        aug_gen = epoch_generator(tc.seed, epoch, rank + 1)
+        ddp.train()
+        total, t0 = 0.0, time.perf_counter()
+        with Progress(steps * tc.batch_size, f"epoch {epoch + 1}/{tc.epochs}", "samples",
+                      enabled=show_progress and rank == 0) as bar:
+            for s in range(steps):
+                lr = lr_at(epoch * steps + s, steps, tc)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                batch = order[s * tc.batch_size: (s + 1) * tc.batch_size][rank::world][:per_rank]
+                loss = train_step(ddp, x[batch], aug_gen, recipe.augment, bf16, device)
+                if not torch.isfinite(loss):
+                    raise SkelgenError(f"loss became {loss.item()} at epoch {epoch + 1}; "
+                                       f"lower train.lr or use train.precision=fp32")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+                bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
+        row = {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
+               "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
+        if rank == 0:
+            save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "epoch": epoch + 1}, ckpt_path)
+            with open(log_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    if rank == 0:
+        record_latest(ckpt_path, data)
+    return ckpt_path
+
+
+def read_log(run: str | Path) -> list[dict]:
+    """The per-epoch rows of a run folder's log.jsonl."""
+    path = Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run)
+    if not path.is_file():
+        raise SkelgenError(f"no training log at {path}; give a run folder written by `skelgen pretrain`")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
