@@ -42,15 +42,20 @@ def augment(x: torch.Tensor, gen: torch.Generator, *, rotate: float = 0.3, scale
 
 
 def mask_frames_joints(x: torch.Tensor, gen: torch.Generator, frame_rate: float = 0.8,
-                       joint_rate: float = 0.8, lengths: torch.Tensor | None = None):
+                       joint_rate: float = 0.8, lengths: torch.Tensor | None = None,
+                       full_rate: float = 0.0):
     """Zero whole frames and, per sample, one whole joint; return ``(x_masked, mask)``.
 
     x: (B, T, M, V, C). Each valid frame is masked with probability ``frame_rate``; with
     probability ``joint_rate`` a sample also loses one random joint (every person, every frame).
+    With probability ``full_rate`` a sample is masked entirely, so the decoder must rebuild it
+    from [CLS] alone: exactly the situation of generation (an extension; the paper has 0).
     mask: (B, T, M, V) bool, True where the decoder input was zeroed (padding is never masked).
     """
     b, t, m, v, _ = x.shape
     frame = torch.rand(b, t, generator=gen) < frame_rate  # (B, T)
+    if full_rate > 0:
+        frame |= (torch.rand(b, 1, generator=gen) < full_rate)
     which = torch.randint(0, v, (b,), generator=gen)
     has_joint = torch.rand(b, generator=gen) < joint_rate
     joint = torch.zeros(b, v, dtype=torch.bool)

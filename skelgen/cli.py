@@ -139,7 +139,7 @@ def demo_data(out, n_per_class, imbalance, seed, overwrite):
 @click.option("--out", type=click.Path(), default=None, help="Run folder (default: runs/<recipe>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 def pretrain(data, recipe, overrides, out, resume):
-    """Pretrain the TAHAR autoencoder without labels."""
+    """Pretrain the TAHAR autoencoder without labels (model.arch=mae: the paper's MAE baseline)."""
     from .recipe import load_recipe
     from .train import pretrain as run
     r = load_recipe(recipe or "demo", overrides)
@@ -198,7 +198,7 @@ def generation_options(f):
         click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run."),
         click.option("--strategy", type=click.Choice(["sample", "interpolate", "gaussian"]), default="sample",
                      show_default=True, help="How the class [CLS] embedding is chosen."),
-        click.option("--noise-scale", default=1.0, show_default=True, help="Std of the decoder's noise input."),
+        click.option("--noise-scale", default=0.05, show_default=True, help="Std of the decoder's noise input."),
         click.option("--temperature", default=1.0, show_default=True, help="Covariance scale (gaussian)."),
         click.option("--length", type=click.Choice(["source", "class", "model"]), default="source", show_default=True,
                      help="Output length: the source's, a random length of the class, or the model's T."),
@@ -248,6 +248,102 @@ def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, noise_scale
                   generation_config(strategy, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
     click.echo(f"wrote {r['out']}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
+
+
+@main.command("reconstruct")
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--index", type=int, default=None, help="Sample index in --data (default: 0).")
+@click.option("--id", "sample_id", default=None, help="Sample id, instead of --index.")
+@click.option("--out", "prefix", required=True, type=click.Path(), help="Writes PREFIX.npz and PREFIX.png.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the decoder input's augmentation and masking.")
+@click.option("--overwrite", is_flag=True, help="Replace the outputs if they exist.")
+def reconstruct_cmd(checkpoint, data, index, sample_id, prefix, seed, overwrite):
+    """Rebuild one sample from its masked, noised copy (the paper's Figure 4)."""
+    from .reconstruct import reconstruct
+    checkpoint, data = resolve_run(checkpoint, data)
+    r = reconstruct(checkpoint, data, index, sample_id, out_prefix=prefix, seed=seed, overwrite=overwrite)
+    click.echo(f"sample {r['index']} ({r['id']}, {r['label']}): wrote {r['npz']} and {r['png']}")
+
+
+@main.command("show")
+@click.argument("data", type=click.Path())
+@click.option("--index", "indices", type=int, multiple=True, help="Sample index (repeatable).")
+@click.option("--id", "sample_ids", multiple=True, help="Sample id (repeatable).")
+@click.option("--class", "class_key", default=None, help="Class code (A024), name or index: --n random samples of it.")
+@click.option("--n", "n", default=8, show_default=True, type=int, help="Random samples to draw (of --class, else of the file).")
+@click.option("--out", required=True, type=click.Path(), help="Montage PNG to write.")
+@click.option("--gif", type=click.Path(), default=None, help="Also write an animated GIF of the samples.")
+@click.option("--compare", type=click.Path(), default=None,
+              help="A file with synthetic samples (synth/rebalance output): each sample beside one of its class.")
+@click.option("--frames", "frames_across", type=click.IntRange(min=1), default=None,
+              help="Frames shown per sample (default 8; 4 with --compare).")
+@click.option("--seed", default=0, show_default=True)
+def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, frames_across, seed):
+    """Draw samples of a dataset file as a montage PNG (and GIF); synthetic ones are tinted."""
+    from .show import show
+    r = show(data, out, index=list(indices) or None, sample_id=list(sample_ids) or None, class_key=class_key,
+             n=n, gif=gif, compare=compare, seed=seed, frames_across=frames_across)
+    click.echo(f"wrote {r['png']}" + (f" and {r['gif']}" if r["gif"] else "")
+               + f": {', '.join(r['ids'])}" + (f" beside {', '.join(r['compare_ids'])}" if r["compare_ids"] else ""))
+
+
+@main.command("plot-log")
+@click.argument("run", type=click.Path())
+@click.option("--out", type=click.Path(), default=None, help="PNG to write (default: RUN/training_curve.png).")
+def plot_log(run, out):
+    """Plot a run's loss and learning rate per epoch from its log.jsonl."""
+    from .plots import training_curve
+    from .train import read_log
+    rows = read_log(run)
+    if out is None:
+        out = (Path(run) if Path(run).is_dir() else Path(run).parent) / "training_curve.png"
+    click.echo(f"wrote {training_curve(rows, out)}")
+
+
+# -- benchmark ----------------------------------------------------------------------------------
+@main.command()
+@click.option("--recipe", default="bench-demo", show_default=True,
+              help="Benchmark recipe: a name in recipes/ or a .toml path.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset file (default: the recipe's; the demo data where it names none).")
+@click.option("--out", type=click.Path(), default=None, help="Results folder (default: runs/<recipe>).")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
+def benchmark(recipe, data, out, as_json):
+    """Does synthetic data help a classifier? Every scenario x method x seed, scored on the real
+    test split; writes results.json, results.md and plots."""
+    from .bench.report import accuracy_markdown
+    from .bench.run import load_bench_recipe, run_benchmark
+    out = Path(out or Path("runs") / load_bench_recipe(recipe).name)
+    click.echo(f"benchmark {recipe} -> {out} (generators are cached; a rerun skips their pretraining)", err=True)
+    result = run_benchmark(recipe, out, data=data)
+    emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")
+
+
+@main.command()
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(min=2),
+              help="Generated sequences per run (classes in equal shares).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds, one run each.")
+@click.option("--noise-scale", default=0.05, show_default=True, help="Std of the decoder's noise input.")
+@click.option("--train-split", default="train", show_default=True,
+              help="Conditions generation and trains the evaluator.")
+@click.option("--test-split", default="test", show_default=True, help="The real reference for FID.")
+@click.option("--out", type=click.Path(), default=None, help="Folder for quality.json and quality.md.")
+@click.option("--json", "as_json", is_flag=True)
+def quality(checkpoint, data, n, seeds, noise_scale, train_split, test_split, out, as_json):
+    """Generation quality, the ACTOR/MDM protocol: FID, recognition accuracy, diversity and
+    multimodality of generated sequences, with the real test split as reference row."""
+    from .bench.quality import markdown, quality_report
+    checkpoint, data = resolve_run(checkpoint, data)
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(","))
+    except ValueError:
+        raise SkelgenError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
+    r = quality_report(checkpoint, data, n=n, seeds=seed_list, out=out, train_split=train_split,
+                       test_split=test_split, noise_scale=noise_scale)
+    emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + (f"wrote {out}/quality.json" if out else ""))
 
 
 def resolve_run(checkpoint, data):

@@ -27,7 +27,8 @@ LENGTHS = ("model", "source", "class")
 @dataclass
 class GenerationConfig:
     strategy: str = "sample"
-    noise_scale: float = 1.0   # std of the decoder's noise input (normalized metres)
+    noise_scale: float = 0.05  # std of the decoder's noise input, metres (the training noise std;
+                               # 1.0 made outputs barely recognizable, see BENCHMARKS.md)
     temperature: float = 1.0   # covariance scale of the gaussian strategy
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256

@@ -43,7 +43,8 @@ class Progress:
 
     def __exit__(self, *exc):
         if self.enabled:
-            self._draw(time.perf_counter())
+            if self.done < self.total:  # the last update did not draw the final state
+                self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
 

@@ -33,6 +33,8 @@ class AugmentConfig:
     noise_std: float = 0.05   # that noise's standard deviation, metres
     frame_mask: float = 0.8   # probability that a frame is zeroed in the decoder input
     joint_mask: float = 0.8   # probability that a sample loses one joint in every frame
+    full_mask: float = 0.0    # probability that a sample's decoder input is masked entirely
+                              # (not in the paper; teaches the decoder to generate from [CLS])
 
 
 @dataclass

@@ -36,6 +36,9 @@ def class_bank(model, state, sf: SkeletonFile, split: str | None):
 
 def open_for_generation(checkpoint, data):
     model, state = load_model(checkpoint)
+    if state["model_config"].get("arch", "tahar") != "tahar":
+        raise SkelgenError(f"{checkpoint} is a {state['model_config']['arch']} model, which cannot generate; "
+                           f"use a TAHAR checkpoint")
     sf = SkeletonFile(data)
     check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
     return model, state, sf

@@ -73,21 +73,33 @@ def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
 
 
-def train_step(model, x, gen, aug, bf16: bool, device):
+class Objective(torch.nn.Module):
+    """The model's training loss as ``forward``, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, x_dec, mask):
+        return self.model.forward_loss(x, x_dec, mask)
+
+
+def train_step(objective, x, gen, aug, bf16: bool, device):
     """One pretraining loss on a clean batch x (B, T, M, V, C): the decoder gets an augmented,
     masked copy; the loss counts masked positions (all positions when masking is off)."""
     x_dec = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=aug.noise_prob, noise_std=aug.noise_std)
-    x_dec, mask = mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask)
+    x_dec, mask = mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask, full_rate=aug.full_mask)
     masking = aug.frame_mask > 0 or aug.joint_mask > 0
     with autocast(device, bf16):
-        return model.forward_loss(x.to(device), x_dec.to(device), mask if masking else None)
+        return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None)
 
 
 def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = False,
-             show_progress: bool = True, stop_after: int | None = None) -> Path:
+             show_progress: bool = True, stop_after: int | None = None, record: bool = True) -> Path:
     """Train ``recipe`` on the file ``data``; returns the checkpoint path (``out_dir/checkpoint.pt``).
 
     ``stop_after`` ends the run after that many epochs (as an interruption would), for testing.
+    ``record`` makes it the default checkpoint of later commands (runs/latest.json).
     Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel; rank 0 writes all files.
     """
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
@@ -120,7 +132,9 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"]
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    objective = Objective(model)
+    if world > 1:
+        objective = torch.nn.parallel.DistributedDataParallel(objective)
     bf16 = use_bf16(tc.precision, device)
     per_rank = max(tc.batch_size // world, 1)
     steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
@@ -139,7 +153,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         torch.manual_seed(tc.seed + epoch)  # dropout
         order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
         aug_gen = epoch_generator(tc.seed, epoch, rank + 1)
-        ddp.train()
+        objective.train()
         total, t0 = 0.0, time.perf_counter()
         with Progress(steps * tc.batch_size, f"epoch {epoch + 1}/{tc.epochs}", "samples",
                       enabled=show_progress and rank == 0) as bar:
@@ -148,7 +162,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                 for group in opt.param_groups:
                     group["lr"] = lr
                 batch = order[s * tc.batch_size: (s + 1) * tc.batch_size][rank::world][:per_rank]
-                loss = train_step(ddp, x[batch], aug_gen, recipe.augment, bf16, device)
+                loss = train_step(objective, x[batch], aug_gen, recipe.augment, bf16, device)
                 if not torch.isfinite(loss):
                     raise SkelgenError(f"loss became {loss.item()} at epoch {epoch + 1}; "
                                        f"lower train.lr or use train.precision=fp32")
@@ -164,7 +178,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                              "epoch": epoch + 1}, ckpt_path)
             with open(log_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
-    if rank == 0:
+    if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path
 

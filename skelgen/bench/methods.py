@@ -1,0 +1,229 @@
+"""Training-set builders: every method but ``none`` adds exactly ``add[c]`` sequences to class c
+of a scenario's real training set, each its own way, seeded.
+
+  none                 the real sequences only
+  oversample           random copies of real sequences (imbalanced-learn RandomOverSampler)
+  smote                SMOTE (imbalanced-learn) on the flattened sequences; a class with a single
+                       sequence cannot be interpolated and gets copies of it instead
+  classic              augmented copies: random rotation, scale, noise and temporal crop
+  skelgen-<strategy>   sequences from the scenario's pretrained TAHAR decoder (sample,
+                       interpolate or gaussian, see skelgen.generate)
+  skelgen-<s>+classic  half of the additions (rounded up) from skelgen-<s>, half from classic
+
+All sequences are normalized and resampled, in model-input order (n, T, M, V, C). A scenario's
+generator is pretrained on its sequences only and cached (``generator_checkpoint``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+from ..augment import classic_augment
+from ..checkpoint import load_checkpoint, load_model
+from ..errors import SkelgenError
+from ..generate import STRATEGIES, GenerationConfig, make_bank, synthesize
+from ..io.dataset import DatasetWriter
+from ..layouts import Layout
+from ..recipe import load_recipe
+from ..train import pretrain
+
+BASELINES = ("none", "oversample", "smote", "classic")
+METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-sample+classic",)
+
+
+@dataclass
+class TrainingSet:
+    """x (n, T, M, V, C), y (n,), ids (n,) (real ids, or made-up ids of added sequences),
+    synthetic (n,) bool, and ``seen``: every real id that went into making it (for leak checks)."""
+    x: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+    synthetic: np.ndarray
+    seen: frozenset
+
+    def extended(self, x, y, ids, seen=()) -> "TrainingSet":
+        """This set plus added sequences x (a, T, M, V, C), y (a,), ids (a,)."""
+        if len(x) == 0:
+            return self
+        return TrainingSet(np.concatenate([self.x, np.asarray(x, np.float32)]), np.concatenate([self.y, y]),
+                           np.concatenate([self.ids, ids]), np.concatenate([self.synthetic, np.ones(len(x), bool)]),
+                           self.seen | frozenset(seen))
+
+    def check(self, expected: np.ndarray, test_ids: set, where: str):
+        """Refuse class counts other than ``expected`` (K,) and any test id among those used."""
+        counts = np.bincount(self.y, minlength=len(expected))
+        if not np.array_equal(counts, expected):
+            raise SkelgenError(f"{where}: class counts {counts.tolist()} differ from {expected.tolist()}")
+        leaked = (self.seen | set(self.ids.tolist())) & test_ids
+        if leaked:
+            raise SkelgenError(f"{where}: test sequences reached the training set: {sorted(leaked)[:5]}")
+
+
+def real_set(x: np.ndarray, y: np.ndarray, ids) -> TrainingSet:
+    ids = np.asarray(ids).astype(str)
+    return TrainingSet(np.asarray(x, np.float32), np.asarray(y, np.int64), ids, np.zeros(len(x), bool),
+                       frozenset(ids.tolist()))
+
+
+def parse_method(name: str) -> tuple[str, str | None, bool]:
+    """(base, skelgen strategy or None, with classic) of a method name; unknown names are errors."""
+    if name in BASELINES:
+        return name, None, False
+    base, _, combo = name.partition("+")
+    strategy = base.removeprefix("skelgen-")
+    if base.startswith("skelgen-") and strategy in STRATEGIES and combo in ("", "classic"):
+        return "skelgen", strategy, combo == "classic"
+    raise SkelgenError(f"unknown method {name!r}; use one of {', '.join(BASELINES)}, "
+                       f"skelgen-<{'|'.join(STRATEGIES)}> or skelgen-<strategy>+classic")
+
+
+class Generator:
+    """A pretrained TAHAR conditioned on a scenario's real sequences (normalized frame).
+
+    checkpoint: pretrained on exactly these sequences; x (n, T, M, V, C) with T the model's frames.
+    """
+
+    def __init__(self, checkpoint, x: np.ndarray, y: np.ndarray, ids, noise_scale: float = 1.0,
+                 temperature: float = 1.0):
+        self.model, self.state = load_model(checkpoint)
+        if x.shape[1] != self.state["data"]["frames"]:
+            raise SkelgenError(f"the generator was pretrained on {self.state['data']['frames']} frames, "
+                               f"the benchmark prepares {x.shape[1]}")
+        layout = Layout.from_dict(self.state["layout"])
+        raw = list(np.asarray(x).transpose(0, 2, 1, 3, 4))  # each (M, T, V, C)
+        self.bank = make_bank(self.model, self.state, raw, y, np.asarray(ids).astype(str), layout, normalized=True)
+        self.noise_scale, self.temperature = noise_scale, temperature
+        self.seen = frozenset(np.asarray(ids).astype(str).tolist())
+
+    def generate(self, c: int, n: int, strategy: str, seed: int) -> np.ndarray:
+        """n sequences (n, T, M, V, C) of class c, deterministic for a seed."""
+        cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
+                               temperature=self.temperature, length="model")
+        xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, n, cfg, seed) for s in batch]
+        return np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def generator_recipe(g, frames: int, n: int):
+    """The pretraining recipe for a scenario of ``n`` sequences: ``g`` (run.GeneratorConfig) names a
+    recipe and overrides; epochs (and warmup) are raised so that training takes ``g.min_steps``."""
+    r = load_recipe(g.recipe, [*g.overrides, f"data.frames={frames}", "data.split=train"])
+    steps = max(n // r.train.batch_size, 1)
+    epochs = max(r.train.epochs, math.ceil(g.min_steps / steps))
+    r.train.warmup_epochs = round(r.train.warmup_epochs * epochs / r.train.epochs)
+    r.train.epochs = epochs
+    return r
+
+
+def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True):
+    """(checkpoint pretrained on exactly x (n, T, M, V, C), y, ids; whether it came from the cache).
+
+    The cache folder is ``<cache_dir>/<fingerprint of the data>-<hash of the recipe>``; the data,
+    normalized, goes to train.h5 there, and an interrupted pretraining resumes.
+    meta: the data's ``layout`` (Layout), class ``codes`` and ``names``."""
+    recipe = generator_recipe(g, x.shape[1], len(x))
+    key = _digest(x.tobytes(), y.astype(np.int64).tobytes(), list(map(str, ids)),
+                  meta["layout"].to_dict(), meta["codes"])
+    folder = Path(cache_dir) / f"{key}-{_digest({**recipe.to_dict(), 'name': ''})}"
+    ckpt = folder / "checkpoint.pt"
+    if ckpt.is_file() and load_checkpoint(ckpt)["epoch"] == recipe.train.epochs:
+        return ckpt, True
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "train.h5").is_file():
+        t, m, v, c = x.shape[1:]
+        with DatasetWriter(folder / "train.h5", meta["layout"], meta["codes"], meta["names"],
+                           max_frames=t, max_persons=m, channels=c, frame="normalized") as w:
+            w.append(x.transpose(0, 2, 1, 3, 4), np.full(len(x), t), y, ids)
+            w.set_split("train", np.arange(len(x)))
+    return pretrain(recipe, str(folder / "train.h5"), folder, resume=ckpt.is_file(),
+                    show_progress=show_progress, record=False), False
+
+
+def _targets(real: TrainingSet, add: np.ndarray) -> dict[int, int]:
+    counts = np.bincount(real.y, minlength=len(add))
+    return {c: int(counts[c] + add[c]) for c in range(len(add)) if add[c] > 0}
+
+
+def _made_ids(tag: str, y: np.ndarray, seed: int) -> np.ndarray:
+    return np.array([f"{tag}-{seed}-c{c}-{i:06d}" for i, c in enumerate(y)])
+
+
+def oversample(real: TrainingSet, add: np.ndarray, seed: int) -> TrainingSet:
+    targets = _targets(real, add)
+    if not targets:
+        return real
+    ros = RandomOverSampler(sampling_strategy=targets, random_state=seed)
+    ros.fit_resample(np.arange(len(real.y))[:, None], real.y)
+    pick = ros.sample_indices_[len(real.y):]
+    return real.extended(real.x[pick], real.y[pick], real.ids[pick])  # copies keep their real ids
+
+
+def smote(real: TrainingSet, add: np.ndarray, seed: int) -> TrainingSet:
+    flat = real.x.reshape(len(real.x), -1)
+    xs, ys = [], []
+    for c, total in _targets(real, add).items():
+        n_c = int((real.y == c).sum())
+        if n_c < 2:  # nothing to interpolate with: copies of the one sequence
+            xs.append(np.repeat(flat[real.y == c], total - n_c, 0))
+        else:
+            sm = SMOTE(sampling_strategy={c: total}, k_neighbors=min(5, n_c - 1), random_state=seed + c)
+            xs.append(sm.fit_resample(flat, real.y)[0][len(flat):])
+        ys.append(np.full(total - n_c, c))
+    if not xs:
+        return real
+    y = np.concatenate(ys)
+    return real.extended(np.concatenate(xs).reshape((-1,) + real.x.shape[1:]), y, _made_ids("smote", y, seed))
+
+
+def classic(real: TrainingSet, add: np.ndarray, seed: int) -> TrainingSet:
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    pick = np.concatenate([rng.choice(np.flatnonzero(real.y == c), int(a)) for c, a in enumerate(add) if a > 0]
+                          or [np.zeros(0, np.int64)])
+    if len(pick) == 0:
+        return real
+    x = classic_augment(torch.from_numpy(real.x[pick]), gen).numpy()
+    return real.extended(x, real.y[pick], _made_ids("classic", real.y[pick], seed))
+
+
+def skelgen(real: TrainingSet, add: np.ndarray, seed: int, generator: Generator, strategy: str) -> TrainingSet:
+    xs, ys = [], []
+    for c, a in enumerate(add):
+        if a > 0:
+            xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
+            ys.append(np.full(int(a), c))
+    if not xs:
+        return real
+    y = np.concatenate(ys)
+    return real.extended(np.concatenate(xs), y, _made_ids(f"skelgen-{strategy}", y, seed), generator.seen)
+
+
+def build(method: str, real: TrainingSet, add: np.ndarray, seed: int,
+          generator: Generator | None = None) -> TrainingSet:
+    """The training set of ``method``: ``real`` plus add[c] sequences for each class c."""
+    base, strategy, with_classic = parse_method(method)
+    add = np.asarray(add, np.int64)
+    if base != "skelgen":
+        return {"none": lambda: real, "oversample": lambda: oversample(real, add, seed),
+                "smote": lambda: smote(real, add, seed), "classic": lambda: classic(real, add, seed)}[base]()
+    if generator is None:
+        raise SkelgenError(f"method {method} needs a pretrained generator")
+    if not with_classic:
+        return skelgen(real, add, seed, generator, strategy)
+    gen_part = (add + 1) // 2
+    out = skelgen(real, gen_part, seed, generator, strategy)
+    extra = classic(real, add - gen_part, seed)
+    n = len(real.y)
+    return out.extended(extra.x[n:], extra.y[n:], extra.ids[n:])

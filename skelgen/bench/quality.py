@@ -1,0 +1,161 @@
+"""Generation quality, the ACTOR / MDM protocol.
+
+An evaluator recognizer (the benchmark's ConvClassifier) is trained on the real training split;
+its penultimate features (n, H) judge generated sequences:
+  fid             Frechet distance between Gaussian fits of generated and real test features
+  accuracy        the evaluator's top-1 on generated sequences against their conditioned class
+  diversity       mean distance of 200 random pairs of generated sequences
+  multimodality   mean distance of 20 random same-class pairs, averaged over classes
+Each run generates ``n`` sequences, classes in equal shares; the runs' seeds give the mean and a
+95 % interval (Student t, half-width). The "real" row draws the same class schedule from the real
+test split (with replacement) in place of generated sequences: its fid is the floor.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg, stats
+
+from ..errors import SkelgenError
+from ..io.atomic import AtomicPath
+from ..progress import Progress
+from .classifier import ClassifierConfig, features, predict, train_classifier
+
+METRICS = ("fid", "accuracy", "diversity", "multimodality")
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """FID between feature sets a (n, H) and b (m, H)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():  # few samples make singular covariances; handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(covmean).all():  # offset the diagonals (as pytorch-fid does)
+            offset = np.eye(len(cov_a)) * eps
+            covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean.real))
+
+
+def diversity(f: np.ndarray, rng: np.random.Generator, pairs: int = 200) -> float:
+    """Mean Euclidean distance of ``pairs`` random pairs of rows of f (n, H)."""
+    i, j = rng.integers(0, len(f), pairs), rng.integers(0, len(f), pairs)
+    return float(np.linalg.norm(f[i] - f[j], axis=1).mean())
+
+
+def multimodality(f: np.ndarray, labels: np.ndarray, rng: np.random.Generator, pairs: int = 20) -> float:
+    """``diversity`` within each class (``pairs`` pairs), averaged over classes with 2+ rows."""
+    per_class = [diversity(f[labels == c], rng, pairs) for c in np.unique(labels) if (labels == c).sum() > 1]
+    return float(np.mean(per_class)) if per_class else float("nan")
+
+
+def class_schedule(n: int, num_classes: int) -> np.ndarray:
+    """(n,) labels in equal shares (the first n mod K classes get one more)."""
+    return np.sort(np.arange(n) % num_classes)
+
+
+def metrics(evaluator, x: np.ndarray, y: np.ndarray, reference: np.ndarray, seed: int) -> dict:
+    """The four metrics of sequences x (n, T, M, V, C) meant as classes y (n,), against the
+    real features ``reference`` (m, H)."""
+    f = features(evaluator, x)
+    rng = np.random.default_rng(seed)
+    return {"fid": frechet_distance(f, reference), "accuracy": float((predict(evaluator, x) == y).mean()),
+            "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng)}
+
+
+def summarize(runs: list[dict]) -> dict:
+    """{metric: {mean, ci95, runs}} over runs; ci95 is None for a single run."""
+    out = {}
+    for m in METRICS:
+        v = np.array([r[m] for r in runs], float)
+        ci = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
+        out[m] = {"mean": float(v.mean()), "ci95": ci, "runs": v.tolist()}
+    return out
+
+
+def train_evaluator(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int = 30, seed: int = 0,
+                    show_progress: bool = False):
+    """The protocol's recognizer, trained on real training sequences x (n, T, M, V, C)."""
+    return train_classifier(x, y, num_classes, ClassifierConfig(epochs=epochs), seed,
+                            show_progress=show_progress, desc="evaluator")
+
+
+def rate(generator, evaluator, x_test: np.ndarray, y_test: np.ndarray, num_classes: int, n: int = 1000,
+         seeds=(0, 1, 2), strategies=("sample", "interpolate", "gaussian"), show_progress=False) -> dict:
+    """{row: summary} for the "real" row and each strategy of ``generator`` (a methods.Generator)."""
+    if n < 2 or not seeds:
+        raise SkelgenError("quality needs at least 2 samples and one seed")
+    if len(np.unique(y_test)) < num_classes:
+        raise SkelgenError("the real test split lacks some classes; the protocol needs every class")
+    reference = features(evaluator, x_test)
+    y = class_schedule(n, num_classes)
+    rows = {"real": [], **{s: [] for s in strategies}}
+    with Progress(len(seeds) * (1 + len(strategies)), "quality", "runs", enabled=show_progress) as bar:
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            pick = np.concatenate([rng.choice(np.flatnonzero(y_test == c), (y == c).sum()) for c in range(num_classes)])
+            rows["real"].append(metrics(evaluator, x_test[pick], y, reference, seed))
+            bar.update(1)
+            for s in strategies:
+                x = np.concatenate([generator.generate(c, int((y == c).sum()), s, seed * 10_007 + c)
+                                    for c in range(num_classes) if (y == c).any()])
+                rows[s].append(metrics(evaluator, x, y, reference, seed))
+                bar.update(1)
+    return {row: summarize(runs) for row, runs in rows.items()}
+
+
+def markdown(table: dict) -> str:
+    """A Markdown table of ``{name: {row: summary}}`` (mean +- 95 % interval)."""
+    lines = ["| generator | row | FID | accuracy % | diversity | multimodality |", "|---|---|---|---|---|---|"]
+    for name, rows in table.items():
+        for row, s in rows.items():
+            def cell(m, scale=1.0):
+                ci = s[m]["ci95"]
+                return f"{s[m]['mean'] * scale:.3g}" + ("" if ci is None else f" ± {ci * scale:.2g}")
+            lines.append(f"| {name} | {row} | {cell('fid')} | {cell('accuracy', 100)} | {cell('diversity')} "
+                         f"| {cell('multimodality')} |")
+    return "\n".join(lines) + "\n"
+
+
+def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *, train_split: str = "train",
+                   test_split: str = "test", evaluator_epochs: int = 30, noise_scale: float = 1.0,
+                   temperature: float = 1.0, threads: int = 1, show_progress: bool = True) -> dict:
+    """`skelgen quality`: rate a checkpoint's generation on ``data`` (conditioning on and training
+    the evaluator with ``train_split``, FID against ``test_split``). With ``out`` (a folder) also
+    writes quality.json and quality.md there. ``threads``: torch CPU threads (0: unchanged).
+    Returns {"rows": {row: summary}, ...}."""
+    from .run import torch_threads
+    with torch_threads(threads):
+        return _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs,
+                               noise_scale, temperature, show_progress)
+
+
+def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs, noise_scale,
+                    temperature, show_progress) -> dict:
+    from ..checkpoint import check_compatible, load_checkpoint
+    from ..io.dataset import SkeletonFile
+    from .methods import Generator
+    from .run import load_split
+    state = load_checkpoint(checkpoint)
+    with SkeletonFile(data) as sf:
+        check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+        k = len(sf.classes)
+        x_tr, y_tr, ids_tr = load_split(sf, train_split, state["data"]["frames"])
+        x_te, y_te, _ = load_split(sf, test_split, state["data"]["frames"])
+    evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
+    generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature)
+    rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)
+    result = {"checkpoint": str(checkpoint), "data": str(data), "samples": n, "seeds": list(seeds),
+              "evaluator_epochs": evaluator_epochs, "rows": rows}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in (("quality.json", json.dumps(result, indent=2)),
+                           ("quality.md", markdown({Path(checkpoint).parent.name: rows}))):
+            with AtomicPath(out / name, overwrite=True) as tmp:
+                tmp.write_text(text)
+    return result

@@ -1,0 +1,222 @@
+"""`skelgen benchmark`: does synthetic data help a classifier? Recipe -> scenarios x methods x
+seeds -> a results folder (results.json, results.md, ids.json, PNGs).
+
+A benchmark recipe (recipes/bench-*.toml) has four tables, 1:1 with the dataclasses below:
+[benchmark] data and protocol, [classifier] -> ClassifierConfig, [generator] the pretraining
+recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; unknown keys
+are errors. Each scenario's generator is pretrained on that scenario's training sequences only
+(written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
+hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SkelgenError
+from ..io.dataset import SkeletonFile
+from ..preprocess import prepare_file
+from ..progress import Progress
+from ..recipe import RECIPE_DIR
+from . import methods as M
+from .classifier import ClassifierConfig, predict, score, train_classifier
+from .quality import rate, train_evaluator
+from .report import write_report
+from .scenarios import make_scenario
+
+
+@dataclass
+class BenchmarkConfig:
+    data: str = ""                # dataset file; empty = the procedural demo data (made in cache_dir)
+    train_split: str = "train"
+    test_split: str = "test"
+    frames: int = 32              # every sequence is resampled to this many frames
+    scenarios: list[str] = field(default_factory=lambda: ["full", "lt10", "lt100", "low10"])
+    methods: list[str] = field(default_factory=lambda: list(M.METHODS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    add_fraction: float = 1.0     # full / low-data scenarios: sequences added per class, x its count
+    subset_seed: int = 0          # which sequences the scenarios keep
+    cache_dir: str = "runs/bench-cache"
+    demo_per_class: int = 60      # the demo data's sequences per class (when data is empty)
+    threads: int = 1              # torch CPU threads during the run (0: leave as is); on a busy
+                                  # 2-core machine one thread was 3-40x faster than two
+
+
+@dataclass
+class GeneratorConfig:
+    recipe: str = "demo"          # a pretraining recipe (recipes/NAME.toml or a path)
+    overrides: list[str] = field(default_factory=list)  # "table.key=value", as `pretrain --set`
+    min_steps: int = 0            # small scenarios train more epochs to reach this many steps
+    noise_scale: float = 1.0
+    temperature: float = 1.0
+
+
+@dataclass
+class QualityConfig:
+    samples: int = 1000           # generated sequences per run; 0 skips the quality protocol
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    evaluator_epochs: int = 30
+    strategies: list[str] = field(default_factory=lambda: ["sample", "interpolate", "gaussian"])
+
+
+@dataclass
+class BenchRecipe:
+    name: str = "custom"
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _fill(section, values: dict, where: str):
+    """Set a dataclass's fields from a TOML table, type-checked (lists element by element)."""
+    hints = typing.get_type_hints(type(section))
+    for key, value in values.items():
+        if key not in hints:
+            raise SkelgenError(f"{where}: unknown key {key!r}; known: {', '.join(hints)}")
+        want = hints[key]
+        inner = typing.get_args(want)[0] if typing.get_origin(want) is list else None
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = (isinstance(value, list) and all(type(v) is inner for v in value)) if inner else type(value) is want
+        if not ok:
+            raise SkelgenError(f"{where}.{key} takes a {getattr(want, '__name__', want)}, got {value!r}")
+        setattr(section, key, value)
+
+
+def load_bench_recipe(name_or_path: str) -> BenchRecipe:
+    """A benchmark recipe from ``recipes/NAME.toml`` or a path; checks scenario and method names."""
+    path = Path(name_or_path)
+    path = path if path.is_file() else RECIPE_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise SkelgenError(f"unknown benchmark recipe {name_or_path!r}; available: "
+                           f"{', '.join(sorted(p.stem for p in RECIPE_DIR.glob('bench-*.toml')))}")
+    try:
+        d = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SkelgenError(f"benchmark recipe {path} is not valid TOML: {e}") from None
+    r = BenchRecipe(name=str(d.pop("name", path.stem)))
+    for table, values in d.items():
+        if table not in ("benchmark", "classifier", "generator", "quality") or not isinstance(values, dict):
+            raise SkelgenError(f"{path}: unknown table [{table}]; known: benchmark, classifier, generator, quality")
+        _fill(getattr(r, table), values, f"{path.name} [{table}]")
+    for name in r.benchmark.scenarios:
+        make_scenario(name, np.arange(2), 2)  # parses the name
+    for name in r.benchmark.methods:
+        M.parse_method(name)
+    if not r.benchmark.seeds or not r.benchmark.scenarios or "none" not in r.benchmark.methods:
+        raise SkelgenError(f"{path}: needs seeds, scenarios and the method 'none' (the reference)")
+    return r
+
+
+def load_split(sf: SkeletonFile, split: str, frames: int):
+    """(x (n, T, M, V, C) normalized and resampled, labels (n,), ids (n,)) of one split."""
+    idx = sf.indices(split)
+    if len(idx) == 0:
+        raise SkelgenError(f"{sf.path}: split {split!r} is empty")
+    x = prepare_file(sf, idx, frames).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+    return np.ascontiguousarray(x), sf.labels[idx], np.array(sf.ids, dtype=str)[idx]
+
+
+def demo_data(b: BenchmarkConfig) -> Path:
+    from ..demo import write_demo
+    path = Path(b.cache_dir) / f"demo-{b.demo_per_class}.h5"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_demo(path, n_per_class=b.demo_per_class)
+    return path
+
+
+def run_benchmark(recipe_path_or_name: str = "bench-demo", out_dir="runs/benchmark", data=None,
+                  show_progress: bool = True) -> dict:
+    """Run a benchmark recipe; writes the results folder ``out_dir`` and returns results.json's dict.
+    ``data`` overrides the recipe's dataset file."""
+    r = load_bench_recipe(recipe_path_or_name)
+    with torch_threads(r.benchmark.threads):
+        return _run(r, Path(out_dir), data, show_progress)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` torch CPU threads (0: unchanged), restoring the setting after."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
+    t0 = time.perf_counter()
+    b, q = r.benchmark, r.quality
+    data = Path(data or b.data or demo_data(b))
+    with SkeletonFile(data) as sf:
+        train, test = load_split(sf, b.train_split, b.frames), load_split(sf, b.test_split, b.frames)
+        meta = {"layout": sf.layout, "codes": list(sf.classes.codes), "names": list(sf.classes.names)}
+    test_ids, k = set(test[2].tolist()), len(meta["codes"])
+    if test_ids & set(train[2].tolist()):
+        raise SkelgenError(f"{data}: splits {b.train_split} and {b.test_split} share sequences")
+    evaluator = train_evaluator(train[0], train[1], k, q.evaluator_epochs, 0, show_progress) if q.samples else None
+    result = {"recipe": r.to_dict(), "data": str(data), "classes": meta["codes"], "class_names": meta["names"],
+              "train_samples": len(train[1]), "test_samples": len(test[1]), "scenarios": {}, "results": {},
+              "quality": {}, "leak_check": {"test_ids": len(test_ids), "passed": True}}
+    ids = {"test": sorted(test_ids), "scenarios": {}}
+    timing = {"generators": {}, "classifiers": 0.0, "quality": 0.0}
+    for name in b.scenarios:
+        sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
+        x, y, sc_ids = (a[sc.indices] for a in train)
+        generator, info = None, sc.to_dict()
+        if q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods):
+            t = time.perf_counter()
+            ckpt, cached = M.generator_checkpoint(x, y, sc_ids, meta, r.generator, b.cache_dir, show_progress)
+            timing["generators"][name] = time.perf_counter() - t
+            info["generator"] = {"checkpoint": str(ckpt), "cached": cached}
+            generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature)
+        largest = int(sc.counts.sum() + (sc.add.sum() if set(b.methods) - {"none"} else 0))
+        info["classifier_steps"] = max(r.classifier.min_steps,  # the same for every method of a scenario
+                                       r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
+        result["scenarios"][name] = info
+        t = time.perf_counter()
+        result["results"][name], seen = _classify(r, sc, M.real_set(x, y, sc_ids), generator, test, test_ids,
+                                                  info["classifier_steps"], show_progress)
+        timing["classifiers"] += time.perf_counter() - t
+        ids["scenarios"][name] = {"train": sorted(sc_ids.tolist()), "seen": seen}
+        if q.samples:
+            t = time.perf_counter()
+            result["quality"][name] = rate(generator, evaluator, test[0], test[1], k, q.samples, tuple(q.seeds),
+                                           tuple(q.strategies), show_progress)
+            timing["quality"] += time.perf_counter() - t
+    result["timing"] = {**timing, "wall": time.perf_counter() - t0}
+    return write_report(result, ids, out_dir)
+
+
+def _classify(r: BenchRecipe, sc, real: M.TrainingSet, generator, test, test_ids: set, steps: int,
+              show_progress: bool):
+    """Every method x seed of one scenario: ({method: runs}, {method: real ids it used})."""
+    b, k = r.benchmark, len(sc.counts)
+    runs, seen = {}, {}
+    with Progress(len(b.methods) * len(b.seeds), sc.name, "runs", enabled=show_progress) as bar:
+        for method in b.methods:
+            rows, t = [], time.perf_counter()
+            for seed in b.seeds:
+                ts = M.build(method, real, sc.add, seed, generator)
+                ts.check(sc.counts + (0 if method == "none" else sc.add), test_ids, f"{sc.name}/{method}")
+                model = train_classifier(ts.x, ts.y, k, r.classifier, seed, steps)
+                rows.append(score(test[1], predict(model, test[0]), sc.counts))
+                bar.update(1, method=method)
+            runs[method] = {"runs": rows, "train_size": len(ts.y), "seconds": time.perf_counter() - t,
+                            "train_counts": np.bincount(ts.y, minlength=k).tolist()}
+            seen[method] = sorted(ts.seen)
+    return runs, seen

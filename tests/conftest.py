@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny demo data and a tiny model trained for a few seconds."""
+from pathlib import Path
+
+import pytest
+
+from skelgen.demo import write_demo
+from skelgen.recipe import Recipe
+
+NWUCLA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "NW-UCLA" / "all_sqe"
+
+
+def tiny_recipe(epochs: int = 2, **overrides) -> Recipe:
+    """A TAHAR small enough to train in seconds on 2 cores."""
+    r = Recipe(name="tiny")
+    for key, value in {"model.dim": 32, "model.heads": 4, "model.enc_depth": 1, "model.dec_depth": 1,
+                       "data.frames": 16, "train.epochs": epochs, "train.batch_size": 16,
+                       "train.warmup_epochs": 1, **overrides}.items():
+        r.set(key, value)
+    return r
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory) -> Path:
+    """8 classes x 16 samples (12 train, 4 test each), 32 frames."""
+    return write_demo(tmp_path_factory.mktemp("data") / "demo.h5", n_per_class=16, frames=32, seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, demo_file) -> Path:
+    """A checkpoint of a small TAHAR trained on the demo data for a few seconds."""
+    from skelgen.train import pretrain
+    r = tiny_recipe(epochs=25, **{"model.dim": 64, "train.lr": 2e-3})
+    return pretrain(r, str(demo_file), tmp_path_factory.mktemp("run") / "tiny", show_progress=False, record=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Each test runs in its own folder (commands write runs/ there) with one torch thread,
+    which is much faster for tiny models on a busy 2-core machine."""
+    import torch
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

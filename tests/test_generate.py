@@ -1,0 +1,108 @@
+"""Conditioned generation: recognizable, seeded, with provenance; rebalancing; the sampler."""
+import h5py
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skelgen.errors import SkelgenError
+from skelgen.generate import GenerationConfig
+from skelgen.io.dataset import SkeletonFile
+from skelgen.preprocess import prepare_file
+from skelgen.synth import rebalance, synth
+
+
+def features(sf, idx):
+    return prepare_file(sf, idx, 16).reshape(len(idx), -1)
+
+
+@pytest.fixture(scope="module")
+def real_classifier(demo_file):
+    with SkeletonFile(demo_file) as sf:
+        idx = sf.indices("train")
+        return LogisticRegression(max_iter=2000).fit(features(sf, idx), sf.labels[idx])
+
+
+@pytest.mark.parametrize("strategy", ["sample", "interpolate", "gaussian"])
+def test_generated_samples_are_recognized_as_their_class(tmp_path, trained, demo_file, real_classifier, strategy):
+    recognized = []
+    for c in ("A008", "A010", "A024", "A027"):
+        out = tmp_path / f"{c}.h5"
+        synth(trained, demo_file, c, 20, out, GenerationConfig(strategy=strategy), seed=1, show_progress=False)
+        with SkeletonFile(out) as sf:
+            pred = real_classifier.predict(features(sf, np.arange(len(sf))))
+            recognized.append(pred == sf.classes.resolve(c))
+    assert np.concatenate(recognized).mean() >= 0.8
+
+
+def test_same_seed_same_output_and_provenance(tmp_path, trained, demo_file):
+    cfg = GenerationConfig(strategy="interpolate", length="class")
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        synth(trained, demo_file, "kicking something", 5, tmp_path / f"{name}.h5", cfg, seed=seed, show_progress=False)
+    a, b, c = (SkeletonFile(tmp_path / f"{n}.h5") for n in "abc")
+    np.testing.assert_array_equal(a.read(), b.read())
+    assert not np.array_equal(a.read(), c.read())
+    assert a.synthetic.all() and (a.labels == a.classes.resolve("A024")).all()
+    assert a.classes == SkeletonFile(demo_file).classes and a.layout.name == "ntu25" and a.frame == "raw"
+    p = a.provenance(0)
+    assert p["strategy"] == "interpolate" and p["seed"] == 3 and len(p["sources"]) == 2 and p["checkpoint"]
+    assert all(s.startswith("demo-A024") for s in p["sources"])
+
+
+def test_synth_refuses_bad_requests(tmp_path, trained, demo_file):
+    with pytest.raises(SkelgenError, match="valid classes"):
+        synth(trained, demo_file, "A999", 5, tmp_path / "x.h5", show_progress=False)
+    with pytest.raises(SkelgenError, match="positive"):
+        synth(trained, demo_file, "A024", 0, tmp_path / "x.h5", show_progress=False)
+    (tmp_path / "x.h5").write_text("keep me")
+    with pytest.raises(SkelgenError, match="--overwrite"):
+        synth(trained, demo_file, "A024", 2, tmp_path / "x.h5", show_progress=False)
+    assert (tmp_path / "x.h5").read_text() == "keep me"
+    with pytest.raises(SkelgenError, match="strategy"):
+        GenerationConfig(strategy="magic")
+
+
+@pytest.fixture(scope="module")
+def imbalanced(tmp_path_factory, trained):
+    from skelgen.demo import write_demo
+    return write_demo(tmp_path_factory.mktemp("imb") / "imb.h5", n_per_class=16, frames=32, imbalance=4)
+
+
+def digest(path):
+    import hashlib
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.mark.parametrize("strategy,expect", [
+    ("auto", lambda c: {k: c.max() for k in range(len(c))}),
+    (0.5, lambda c: {k: max(v, int(c.max() * 0.5)) for k, v in enumerate(c)}),
+    ({1: 20}, lambda c: {**{k: v for k, v in enumerate(c)}, 1: 20}),
+])
+def test_rebalance_fills_train_and_leaves_the_rest(tmp_path, trained, imbalanced, strategy, expect):
+    before = digest(imbalanced)
+    out = tmp_path / "rb.h5"
+    r = rebalance(imbalanced, out, trained, strategy, show_progress=False)
+    assert digest(imbalanced) == before, "the input must never change"
+    src, dst = SkeletonFile(imbalanced), SkeletonFile(out)
+    counts = np.bincount(src.labels[src.indices("train")], minlength=8)
+    got = np.bincount(dst.labels[dst.indices("train")], minlength=8)
+    assert dict(enumerate(got.tolist())) == expect(counts)
+    test_src, test_dst = src.indices("test"), dst.indices("test")
+    np.testing.assert_array_equal(test_src, test_dst)
+    for i in test_src:
+        np.testing.assert_array_equal(src.sample(i), dst.sample(i))
+    assert [src.ids[i] for i in test_src] == [dst.ids[i] for i in test_dst]
+    assert not dst.synthetic[test_dst].any() and dst.synthetic[len(src):].all()
+    sources = {s for i in range(len(src), len(dst)) for s in dst.provenance(i)["sources"]}
+    assert sources.isdisjoint({src.ids[i] for i in test_src}), "test samples must never condition generation"
+    assert r["train_counts"] == {src.classes.codes[k]: int(v) for k, v in enumerate(got)}
+
+
+def test_rebalance_default_name_and_no_overwrite(tmp_path, trained, imbalanced):
+    import shutil
+    data = shutil.copy(imbalanced, tmp_path / "d.h5")
+    rebalance(data, None, trained, show_progress=False)
+    assert (tmp_path / "d.rebalanced.h5").is_file()
+    with pytest.raises(SkelgenError, match="--overwrite"):
+        rebalance(data, None, trained, show_progress=False)
+    with h5py.File(tmp_path / "d.rebalanced.h5") as h:
+        assert h["x"].shape[0] > SkeletonFile(data).shape[0]

@@ -1,0 +1,89 @@
+"""Pretraining: recipes, the schedule, checkpoints, exact resume, and 2-process DDP."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from skelgen.checkpoint import load_checkpoint
+from skelgen.errors import SkelgenError
+from skelgen.recipe import available_recipes, load_recipe
+from skelgen.train import lr_at, pretrain, read_log
+from conftest import tiny_recipe
+
+
+def test_every_shipped_recipe_loads():
+    names = available_recipes()
+    for needed in ("demo", "tahar-nw-ucla", "tahar-ntu60-xsub", "tahar-ntu60-xview", "tahar-ntu120-xsub",
+                   "tahar-ntu120-xset"):
+        assert needed in names
+    for name in names:
+        if not name.startswith("bench"):
+            load_recipe(name)
+
+
+def test_recipe_rejects_unknown_keys_and_bad_types(tmp_path):
+    r = load_recipe("demo", ["train.epochs=5", "augment.noise_std=0.1", "model.dim=64"])
+    assert (r.train.epochs, r.augment.noise_std, r.model.dim) == (5, 0.1, 64)
+    with pytest.raises(SkelgenError, match="unknown recipe key"):
+        load_recipe("demo", ["train.epoch=5"])
+    with pytest.raises(SkelgenError, match="takes a int"):
+        load_recipe("demo", ["train.epochs='many'"])
+    (tmp_path / "r.toml").write_text("[trian]\nepochs = 3\n")
+    with pytest.raises(SkelgenError, match="unknown table"):
+        load_recipe(str(tmp_path / "r.toml"))
+    with pytest.raises(SkelgenError, match="unknown recipe"):
+        load_recipe("no-such-recipe")
+
+
+def test_schedule_warms_up_then_decays():
+    cfg = load_recipe("tahar-nw-ucla").train
+    assert lr_at(0, 10, cfg) == pytest.approx(1e-4)
+    assert lr_at(100, 10, cfg) == pytest.approx(1e-3)
+    assert lr_at(899, 10, cfg) < 1e-5
+
+
+def test_checkpoint_log_and_exact_resume(tmp_path, demo_file):
+    r = tiny_recipe(epochs=3, **{"model.dropout": 0.1})
+    full = pretrain(r, str(demo_file), tmp_path / "full", show_progress=False)
+    part = pretrain(r, str(demo_file), tmp_path / "part", show_progress=False, stop_after=1)
+    assert load_checkpoint(part)["epoch"] == 1
+    with pytest.raises(SkelgenError, match="--resume"):
+        pretrain(r, str(demo_file), tmp_path / "part", show_progress=False)
+    resumed = pretrain(r, str(demo_file), tmp_path / "part", resume=True, show_progress=False)
+    a, b = load_checkpoint(full), load_checkpoint(resumed)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    rows = read_log(tmp_path / "part")
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert {"loss", "lr", "samples_per_s"} <= set(rows[0])
+    state = load_checkpoint(full)
+    assert state["layout"]["name"] == "ntu25" and len(state["classes"]["codes"]) == 8
+    assert state["recipe"]["train"]["epochs"] == 3 and len(state["data"]["fingerprint"]) == 16
+
+
+def test_training_is_deterministic(tmp_path, demo_file):
+    r = tiny_recipe(epochs=1)
+    a = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "a", show_progress=False))
+    b = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "b", show_progress=False))
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_two_process_gloo_ddp(tmp_path, demo_file):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+              "from conftest import tiny_recipe\nfrom skelgen.train import pretrain\n"
+              f"pretrain(tiny_recipe(epochs=1), {str(demo_file)!r}, {str(tmp_path / 'ddp')!r}, show_progress=False)\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={port}", str(tmp_path / "job.py")]
+    (tmp_path / "job.py").write_text(script)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
+    assert state["epoch"] == 1
+    assert len((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()) == 1  # rank 0 only
