@@ -6,8 +6,12 @@ Strategies for choosing the [CLS] embedding of a class c:
   interpolate  a random convex mix of two training sequences of c (SMOTE in [CLS] space);
   gaussian     a draw from a Gaussian fitted to c's embeddings (Ledoit-Wolf shrinkage),
                its covariance scaled by ``temperature``.
-The decoder input is Gaussian noise of std ``noise_scale`` with whole frames zeroed at the
-recipe's frame-mask rate, so it looks like what the decoder saw in training.
+For a model trained as in the paper (``augment.full_mask = 0``) the decoder input is Gaussian
+noise of std ``noise_scale`` with whole frames zeroed at the recipe's frame-mask rate, so it looks
+like what the decoder saw in training. A model trained with fully masked inputs
+(``full_mask > 0``, the demo recipe) decodes from an all-zero input, [CLS] alone, which measured
+more recognizable (demo test: 72 % with noise frames vs >= 80 % without); its variety then comes
+from the strategy's choice of [CLS].
 """
 from __future__ import annotations
 
@@ -109,7 +113,10 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
     frames = state["data"]["frames"]
     m, f = state["data"]["persons"], state["model_config"]["in_dim"]
     v = len(state["layout"]["joints"])
-    rate = state["recipe"]["augment"]["frame_mask"] if frame_mask is None else frame_mask
+    aug = state["recipe"]["augment"]
+    if frame_mask is None:  # a decoder trained on fully masked inputs generates from [CLS] alone
+        frame_mask = 1.0 if aug.get("full_mask", 0.0) > 0 else aug["frame_mask"]
+    rate = frame_mask
     done = 0
     while done < n:
         b = min(cfg.batch_size, n - done)

@@ -64,7 +64,7 @@ class Layout:
         try:
             return cls(str(d["name"]), tuple(map(str, d["joints"])), tuple(int(p) for p in d["parents"]),
                        {str(k): str(v) for k, v in d.get("landmarks", {}).items()})
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SkelgenError(f"layout description is malformed ({e}); it needs name, joints, "
                                f"parents and landmarks") from None
 

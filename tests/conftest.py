@@ -29,7 +29,7 @@ def demo_file(tmp_path_factory) -> Path:
 def trained(tmp_path_factory, demo_file) -> Path:
     """A checkpoint of a small TAHAR trained on the demo data for a few seconds."""
     from skelgen.train import pretrain
-    r = tiny_recipe(epochs=25, **{"model.dim": 64, "train.lr": 2e-3})
+    r = tiny_recipe(epochs=200, **{"model.dim": 64, "train.lr": 2e-3, "augment.full_mask": 0.5})
     return pretrain(r, str(demo_file), tmp_path_factory.mktemp("run") / "tiny", show_progress=False, record=False)
 
 

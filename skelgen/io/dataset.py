@@ -54,6 +54,20 @@ class ClassList:
         return f"{self.codes[i]} {self.names[i]}"
 
 
+def _damaged(fn):
+    """Reads of a file that opened but whose data is damaged raise SkelgenError, not h5py's."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SkelgenError(f"{self.path}: cannot read its data ({type(e).__name__}); "
+                               f"the file is damaged, re-create it") from None
+    return wrapper
+
+
 class SkeletonFile:
     """Read-only view of a dataset file; arrays come from disk on demand, never all at once
     unless asked (``read``)."""
@@ -121,13 +135,16 @@ class SkeletonFile:
         return tuple(self._h5["x"].shape)
 
     @property
+    @_damaged
     def ids(self) -> list[str]:
         return _strings(self._h5["id"])
 
     @property
+    @_damaged
     def synthetic(self) -> np.ndarray:
         return self._h5["synthetic"][:]
 
+    @_damaged
     def provenance(self, i: int) -> dict:
         return json.loads(self._h5["provenance"][i])
 
@@ -140,10 +157,12 @@ class SkeletonFile:
         return self.splits[split]
 
     # -- samples ----------------------------------------------------------------------------
+    @_damaged
     def sample(self, i: int) -> np.ndarray:
         """One sample, trimmed to its length: (M, T_i, V, C)."""
         return self._h5["x"][i, :, : self.lengths[i]]
 
+    @_damaged
     def read(self, indices=None, batch: int = 512) -> np.ndarray:
         """Padded samples (n, M, T, V, C), read from disk in sorted batches of ``batch``."""
         idx = np.arange(len(self)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -248,6 +267,8 @@ class DatasetWriter:
         self.n += n
 
     def set_split(self, name: str, indices):
+        if not name or "/" in name or name.strip(".") == "":
+            raise SkelgenError(f"split name {name!r} is not usable; use letters, digits and _")
         self._splits[name] = np.sort(np.asarray(indices, np.int64))
 
     def close(self, ok: bool = True):
@@ -257,10 +278,13 @@ class DatasetWriter:
             if ok:
                 for name, idx in self._splits.items():
                     self._h5.create_dataset(f"splits/{name}", data=idx)
+        except BaseException:
+            ok = False
+            raise
         finally:
             self._h5.close()
             self._h5 = None
-        self._out.commit() if ok else self._out.abort()
+            self._out.commit() if ok else self._out.abort()
 
     def __enter__(self):
         return self

@@ -33,7 +33,7 @@ def read_clip(path: Path) -> tuple[np.ndarray, int, int]:
     try:
         d = json.loads(path.read_text())
         x = np.asarray(d["skeletons"], dtype=np.float32)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
         raise SkelgenError(f"{path}: malformed NW-UCLA json ({type(e).__name__}: {e}); "
                            f"expected {{'skeletons': [T][20][3], 'label': ...}}") from None
     if x.ndim != 3 or x.shape[1:] != (20, 3) or len(x) == 0:
