@@ -35,6 +35,8 @@ class AugmentConfig:
     joint_mask: float = 0.8   # probability that a sample loses one joint in every frame
     full_mask: float = 0.0    # probability that a sample's decoder input is masked entirely
                               # (not in the paper; teaches the decoder to generate from [CLS])
+    encoder: bool = False     # also rotate and scale the encoder's input (and so the target);
+                              # not in the paper: asks [CLS] to be robust to the camera view
 
 
 @dataclass
@@ -87,7 +89,8 @@ class Recipe:
             try:
                 value = tomllib.loads(f"v = {value}")["v"]
             except tomllib.TOMLDecodeError:
-                raise SkelgenError(f"recipe key {dotted}: {value!r} is not a valid value") from None
+                raise SkelgenError(f"recipe key {dotted}: {value!r} is not a valid value; give a "
+                                   f"{type(default).__name__} such as {default!r}") from None
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not type(default):

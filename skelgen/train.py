@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -19,8 +20,9 @@ import torch
 import torch.distributed as dist
 
 from .augment import augment, mask_frames_joints
-from .checkpoint import file_fingerprint, load_checkpoint, record_latest, save_checkpoint
+from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
 from .errors import SkelgenError
+from .io.atomic import check_folder, make_folder
 from .io.dataset import SkeletonFile
 from .model import ModelConfig, build_model
 from .preprocess import prepare_file
@@ -87,6 +89,8 @@ class Objective(torch.nn.Module):
 def train_step(objective, x, gen, aug, bf16: bool, device):
     """One pretraining loss on a clean batch x (B, T, M, V, C): the decoder gets an augmented,
     masked copy; the loss counts masked positions (all positions when masking is off)."""
+    if aug.encoder:
+        x = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=0.0)
     x_dec = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=aug.noise_prob, noise_std=aug.noise_std)
     x_dec, mask = mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask, full_rate=aug.full_mask)
     masking = aug.frame_mask > 0 or aug.joint_mask > 0
@@ -116,9 +120,13 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
         if ckpt_path.exists() and not resume:
             raise SkelgenError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if resume and not ckpt_path.is_file():
+            raise SkelgenError(f"--resume: no checkpoint in {out_dir} to continue; start it without --resume")
+        check_folder(out_dir)
 
     x, sf, _ = load_sequences(data, recipe.data.split, recipe.data.frames)
+    if rank == 0:  # only once the data has passed its checks: bad input leaves no empty run folder
+        make_folder(out_dir)
     n, t, m, v, c = x.shape
     cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
     torch.manual_seed(tc.seed)
@@ -126,9 +134,11 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
     start_epoch = 0
     if resume:
-        if not ckpt_path.is_file():
-            raise SkelgenError(f"--resume: no checkpoint in {out_dir} to continue")
         state = load_checkpoint(ckpt_path)
+        check_compatible(state, sf.layout, None, m, str(data))
+        if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
+            raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
+                               f"with the recipe and data it started with, or choose another --out")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"]
@@ -145,6 +155,8 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                      "split": recipe.data.split, "frames": t, "persons": m,
                      "normalized": sf.frame == "normalized"}}
     sf.close()
+    if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
+        print(f"pretraining recipe {recipe.name} on {data} ({n} sequences) -> {out_dir}", file=sys.stderr)
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
     last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)

@@ -465,3 +465,6 @@ def test_nwucla_real_data(tmp_path):
     with SkeletonFile(tmp_path / "nw.h5") as f:
         assert len(f.classes) == 10 and len(np.unique(f.labels)) == 10
         assert len(f.splits["train"]) == 1020 and len(f.splits["test"]) == 464
+        # the validation splits live inside the training views, never in the test view
+        val = np.concatenate([f.splits["val_train"], f.splits["val_test"]])
+        assert sorted(val) == sorted(f.splits["train"]) and not set(val) & set(f.splits["test"])

@@ -1,7 +1,9 @@
 """NW-UCLA importer: the ``all_sqe`` folder of JSON clips ``aAA_sSS_eEE_vVV.json``.
 
 Each file holds ``{"file_name", "skeletons": [T][20][3], "label": 1..10}`` in camera metres,
-Kinect v1 joint order. Cross-view protocol: views 1 and 2 train, view 3 tests.
+Kinect v1 joint order. Cross-view protocol: views 1 and 2 train, view 3 tests. For choosing
+settings without touching the test view, ``val_train`` (view 1) and ``val_test`` (view 2) repeat
+the protocol's shape inside the training views.
 """
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ def read_clip(path: Path) -> tuple[np.ndarray, int, int]:
 
 
 def convert_nwucla(folder, out, overwrite: bool = False, progress=None) -> dict:
-    """Write the clips of ``folder`` to a dataset file with train (views 1, 2) and test (view 3)
-    splits; returns counts. ``progress`` wraps an iterable (e.g. a progress bar)."""
+    """Write the clips of ``folder`` to a dataset file with train (views 1, 2), test (view 3),
+    val_train (view 1) and val_test (view 2) splits; returns counts. ``progress`` wraps an iterable (e.g. a progress bar)."""
     folder = Path(folder)
     files = sorted(p for p in folder.glob("*.json")) if folder.is_dir() else []
     if not files:
@@ -65,4 +67,6 @@ def convert_nwucla(folder, out, overwrite: bool = False, progress=None) -> dict:
                      provenance=[{"source": "nw-ucla", "file": p.name} for p in files[s: s + 256]])
         w.set_split("train", np.flatnonzero(views != 3))
         w.set_split("test", np.flatnonzero(views == 3))
+        w.set_split("val_train", np.flatnonzero(views == 1))
+        w.set_split("val_test", np.flatnonzero(views == 2))
     return {"samples": len(clips), "train": int((views != 3).sum()), "test": int((views == 3).sum())}
