@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skelgen.errors import SkelgenError
-from skelgen.io.dataset import DatasetWriter, SkeletonFile
+from skelgen.io.dataset import DatasetWriter, SkeletonDataset, SkeletonFile
 from skelgen.layouts import KINECT20, NTU25, get_layout, joint_map
 
 
@@ -116,3 +116,20 @@ def test_user_layout_file_and_joint_maps(tmp_path):
     assert [NTU25.joints[i] for i in to_k][:4] == ["spine_base", "spine_mid", "spine_shoulder", "head"]
     back = joint_map(KINECT20, NTU25)
     assert len(back) == 25 and KINECT20.joints[back[NTU25.index("hand_tip_left")]] == "hand_left"
+
+
+def test_torch_dataset_padded_and_prepared(tmp_path):
+    import torch
+    path = tmp_path / "d.h5"
+    write(path)
+    with SkeletonFile(path) as sf:
+        split = sf.indices("train")
+        first = sf.read([split[0]])[0]
+        labels = sf.labels[split]
+    padded = SkeletonDataset(path, "train")
+    assert len(padded) == len(split)
+    x, y = padded[0]
+    assert x.dtype == torch.float32 and np.array_equal(x.numpy(), first) and y == labels[0]
+    loader = torch.utils.data.DataLoader(SkeletonDataset(path, "train", frames=8), batch_size=2)
+    xb, yb = next(iter(loader))
+    assert xb.shape == (2,) + first.shape[:1] + (8,) + first.shape[2:] and list(yb) == list(labels[:2])

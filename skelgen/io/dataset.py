@@ -20,9 +20,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import torch
 
 from ..errors import SkelgenError
 from ..layouts import Layout
+from ..preprocess import prepare
 from .atomic import AtomicPath
 
 SCHEMA_VERSION = 1
@@ -88,7 +90,8 @@ class SkeletonFile:
             raise
         except Exception as e:  # any structural surprise in a hand-made or damaged file
             self._h5.close()
-            raise SkelgenError(f"{self.path} is not a valid skelgen dataset ({type(e).__name__}: {e})") from None
+            raise SkelgenError(f"{self.path} is not a valid skelgen dataset ({type(e).__name__}: {e}); the file "
+                               f"is damaged, re-create it with `skelgen convert`") from None
 
     def _validate(self):
         h, where = self._h5, str(self.path)
@@ -117,13 +120,16 @@ class SkeletonFile:
         self.lengths = h["length"][:].astype(np.int64)
         self.labels = h["label"][:].astype(np.int64)
         if n and (self.lengths.min() < 1 or self.lengths.max() > x.shape[2]):
-            raise SkelgenError(f"{where}: sample lengths must be within 1..{x.shape[2]}")
+            raise SkelgenError(f"{where}: sample lengths must be within 1..{x.shape[2]} (an empty sequence?); "
+                               f"the file is damaged, re-create it")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
-            raise SkelgenError(f"{where}: labels out of range for {len(self.classes)} classes")
+            raise SkelgenError(f"{where}: labels out of range for {len(self.classes)} classes; "
+                               f"the file is damaged, re-create it")
         self.splits = {name: np.asarray(ds[:], dtype=np.int64) for name, ds in h.get("splits", {}).items()}
         for name, idx in self.splits.items():
             if len(idx) and (idx.min() < 0 or idx.max() >= n):
-                raise SkelgenError(f"{where}: split {name!r} points outside the {n} samples")
+                raise SkelgenError(f"{where}: split {name!r} points outside the {n} samples; "
+                                   f"the file is damaged, re-create it")
 
     # -- shape ------------------------------------------------------------------------------
     def __len__(self):
@@ -160,7 +166,7 @@ class SkeletonFile:
     @_damaged
     def sample(self, i: int) -> np.ndarray:
         """One sample, trimmed to its length: (M, T_i, V, C)."""
-        return self._h5["x"][i, :, : self.lengths[i]]
+        return self._finite(self._h5["x"][i, :, : self.lengths[i]], [i])
 
     @_damaged
     def read(self, indices=None, batch: int = 512) -> np.ndarray:
@@ -169,8 +175,17 @@ class SkeletonFile:
         unique, inverse = np.unique(idx, return_inverse=True)  # h5py wants increasing indices
         out = np.empty((len(unique),) + self.shape[1:], np.float32)
         for s in range(0, len(unique), batch):
-            out[s: s + batch] = self._h5["x"][unique[s: s + batch]]
+            out[s: s + batch] = self._finite(self._h5["x"][unique[s: s + batch]], unique[s: s + batch])
         return out[inverse]
+
+    def _finite(self, x: np.ndarray, indices) -> np.ndarray:
+        """x itself; NaN or inf (never written by DatasetWriter) means a damaged or hand-made file,
+        refused here rather than poisoning training, embeddings or generated data."""
+        finite = np.isfinite(x.reshape(len(indices), -1)).all(1)  # per sample
+        if not finite.all():
+            raise SkelgenError(f"{self.path}: sample {indices[np.argmin(finite)]} has NaN or infinite coordinates; "
+                               f"the file is damaged, re-create it from clean data")
+        return x
 
     def close(self):
         self._h5.close()
@@ -199,6 +214,35 @@ class SkeletonFile:
                        for name, idx in sorted(self.splits.items())},
             "per_class": counts(np.arange(len(self))),
         }
+
+
+class SkeletonDataset(torch.utils.data.Dataset):
+    """One split of a dataset file as a torch ``Dataset``: item k -> (x, label).
+
+    x is (M, T, V, C) float32: padded to the file's T, or with ``frames`` set, prepared as the
+    model reads it (normalized unless already, resampled to ``frames``). The file is opened on
+    first access in each process, since an h5py handle must not cross a DataLoader worker fork.
+    """
+
+    def __init__(self, path: str | Path, split: str | None = None, frames: int | None = None):
+        self.path, self.frames = Path(path), frames
+        with SkeletonFile(self.path) as sf:
+            self.indices = sf.indices(split)
+            self.labels = sf.labels[self.indices]
+        self._file: SkeletonFile | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
+        if self._file is None:
+            self._file = SkeletonFile(self.path)
+        sf, i = self._file, int(self.indices[k])
+        if self.frames is None:
+            x = sf.read([i])[0]
+        else:
+            x = prepare(sf.sample(i), int(sf.lengths[i]), sf.layout, self.frames, sf.frame == "normalized")
+        return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[k])
 
 
 def _strings(ds) -> list[str]:
