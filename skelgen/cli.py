@@ -25,8 +25,13 @@ class Main(click.Group):
         except SkelgenError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(f"skelgen: error: {e}", err=True)
+            message = " ".join(str(e).splitlines())  # one line, whatever an exception's text held
+            click.echo(f"skelgen: error: {message}", err=True)
             sys.exit(1)
+        except click.UsageError as e:  # click prints these in four lines; keep the one-line rule
+            hint = f"; see `{e.ctx.command_path} --help`" if e.ctx else ""
+            click.echo(f"skelgen: error: {e.format_message().rstrip('.')}{hint}", err=True)
+            sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("\nskelgen: interrupted; no partial output was kept", err=True)
             sys.exit(130)
@@ -145,7 +150,6 @@ def pretrain(data, recipe, overrides, out, resume):
     r = load_recipe(recipe or "demo", overrides)
     data = data or r.data.path or demo_path()
     out = out or Path("runs") / r.name
-    click.echo(f"pretraining recipe {r.name} on {data} -> {out}", err=True)
     ckpt = run(r, str(data), out, resume=resume)
     click.echo(f"wrote {ckpt}")
 
@@ -279,11 +283,12 @@ def reconstruct_cmd(checkpoint, data, index, sample_id, prefix, seed, overwrite)
 @click.option("--frames", "frames_across", type=click.IntRange(min=1), default=None,
               help="Frames shown per sample (default 8; 4 with --compare).")
 @click.option("--seed", default=0, show_default=True)
-def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, frames_across, seed):
+@click.option("--overwrite", is_flag=True, help="Replace --out and --gif if they exist.")
+def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, frames_across, seed, overwrite):
     """Draw samples of a dataset file as a montage PNG (and GIF); synthetic ones are tinted."""
     from .show import show
     r = show(data, out, index=list(indices) or None, sample_id=list(sample_ids) or None, class_key=class_key,
-             n=n, gif=gif, compare=compare, seed=seed, frames_across=frames_across)
+             n=n, gif=gif, compare=compare, seed=seed, frames_across=frames_across, overwrite=overwrite)
     click.echo(f"wrote {r['png']}" + (f" and {r['gif']}" if r["gif"] else "")
                + f": {', '.join(r['ids'])}" + (f" beside {', '.join(r['compare_ids'])}" if r["compare_ids"] else ""))
 
@@ -291,14 +296,15 @@ def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, frames_
 @main.command("plot-log")
 @click.argument("run", type=click.Path())
 @click.option("--out", type=click.Path(), default=None, help="PNG to write (default: RUN/training_curve.png).")
-def plot_log(run, out):
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def plot_log(run, out, overwrite):
     """Plot a run's loss and learning rate per epoch from its log.jsonl."""
     from .plots import training_curve
     from .train import read_log
     rows = read_log(run)
     if out is None:
         out = (Path(run) if Path(run).is_dir() else Path(run).parent) / "training_curve.png"
-    click.echo(f"wrote {training_curve(rows, out)}")
+    click.echo(f"wrote {training_curve(rows, out, overwrite=overwrite)}")
 
 
 # -- benchmark ----------------------------------------------------------------------------------
@@ -315,7 +321,6 @@ def benchmark(recipe, data, out, as_json):
     from .bench.report import accuracy_markdown
     from .bench.run import load_bench_recipe, run_benchmark
     out = Path(out or Path("runs") / load_bench_recipe(recipe).name)
-    click.echo(f"benchmark {recipe} -> {out} (generators are cached; a rerun skips their pretraining)", err=True)
     result = run_benchmark(recipe, out, data=data)
     emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")
 

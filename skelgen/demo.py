@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SkelgenError
+from .io.atomic import check_output
 from .io.dataset import DatasetWriter
 from .layouts import NTU25
 
@@ -346,6 +347,7 @@ def write_demo(path: str | Path, n_per_class: int = 60, frames: int = 80, seed: 
                overwrite: bool = False) -> Path:
     """``make_demo`` written as a skelgen dataset file (layout ntu25, frame raw, metres) with
     ``train`` and ``test`` splits. Returns the path."""
+    check_output(path, overwrite)  # before the seconds of making the data, not after
     d = make_demo(n_per_class, frames, seed, imbalance, test_fraction)
     codes, names = zip(*DEMO_CLASSES)
     provenance = [{"source": "skelgen-demo", "procedural": True, "seed": seed} for _ in d["id"]]

@@ -125,6 +125,7 @@ def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", 
     if protocol not in ("knn", "linear", "both"):
         raise SkelgenError(f"--protocol must be knn, linear or both, not {protocol!r}")
     k_classes = len(sf.classes)
+    sf.indices(train_split), sf.indices(test_split)  # an unknown split fails before any work
     tr, ytr, _ = embed_split(model, state, sf, train_split, show_progress)
     te, yte, _ = embed_split(model, state, sf, test_split, show_progress)
     result = {"data": str(sf.path), "train": {"split": train_split, "samples": len(ytr)},
@@ -144,7 +145,11 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
     import h5py
 
     from .checkpoint import check_compatible, load_model
-    from .io.atomic import AtomicPath
+    from .io.atomic import AtomicPath, check_output
+    suffix = Path(out).suffix
+    if suffix not in (".npz", ".h5", ".hdf5"):  # checked before the work, as is the output path
+        raise SkelgenError(f"--out must end in .npz or .h5, not {suffix!r}")
+    check_output(out, overwrite)
     model, state = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         if sf.layout.name == state["layout"]["name"]:
@@ -154,9 +159,6 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
         emb = np.concatenate([embed(model, model_inputs(sf, idx[s: s + 4096], state), batch)
                               for s in range(0, len(idx), 4096)]) if len(idx) else np.zeros((0, model.cfg.dim))
         labels = sf.labels[idx]
-    suffix = Path(out).suffix
-    if suffix not in (".npz", ".h5", ".hdf5"):
-        raise SkelgenError(f"--out must end in .npz or .h5, not {suffix!r}")
     with AtomicPath(out, overwrite) as tmp:
         if suffix == ".npz":
             with open(tmp, "wb") as f:
@@ -174,7 +176,9 @@ def report(checkpoint, data, protocol="both", *, out_dir=None, show_progress=Tru
     import json
 
     from .checkpoint import load_model
-    from .io.atomic import AtomicPath
+    from .io.atomic import AtomicPath, check_folder, make_folder
+    if out_dir:
+        check_folder(out_dir)  # before the work, not after
     model, state = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         result = evaluate_checkpoint(model, state, sf, protocol, show_progress=show_progress, **kwargs)
@@ -183,8 +187,7 @@ def report(checkpoint, data, protocol="both", *, out_dir=None, show_progress=Tru
     result["checkpoint"] = str(checkpoint)
     if out_dir:
         from . import plots
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_folder(out_dir)
         best = max((r for r in result.values() if isinstance(r, dict) and "top1" in r), key=lambda r: r["top1"])
         plots.confusion_plot(np.array(best["confusion"]), names, out / "confusion.png")
         plots.tsne_plot(test_emb, test_y, names, out / "tsne.png", title="t-SNE of test [CLS] embeddings")

@@ -132,7 +132,7 @@ def get_layout(name_or_path: str | Path) -> Layout:
         except (OSError, ValueError) as e:
             raise SkelgenError(f"cannot read layout file {path}: {e}") from None
         return Layout.from_dict(d)
-    raise SkelgenError(f"unknown layout {str(name_or_path)!r}: use one of {sorted(BUILTIN)} "
+    raise SkelgenError(f"unknown layout {str(name_or_path)!r}; use one of {sorted(BUILTIN)} "
                        f"or a .toml/.json file with name, joints, parents and landmarks")
 
 

@@ -69,9 +69,9 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, out, fmt: str = "png", anim=None, fps: int = 15) -> Path:
+def _save(fig: Figure, out, fmt: str = "png", anim=None, fps: int = 15, overwrite: bool = True) -> Path:
     """Write ``fig`` (or ``anim``) to a temporary file beside ``out``, then rename it into place."""
-    path = check_output(out, overwrite=True)  # a clear SkelgenError for a missing/unwritable folder
+    path = check_output(out, overwrite)  # a clear SkelgenError for a missing/unwritable folder
     if path.is_dir():
         raise SkelgenError(f"{path} is a folder; give a file name for the figure")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
@@ -325,7 +325,7 @@ def skeleton_gif(sequences, layout: Layout, titles, out_gif, fps: int = 15, norm
 
 # -- result figures ---------------------------------------------------------------------------
 @_styled
-def training_curve(log_rows, out_png) -> Path:
+def training_curve(log_rows, out_png, overwrite: bool = True) -> Path:
     """Loss (log scale) and learning rate (twin axis) per epoch from a JSON-lines training log's
     rows (dicts with ``epoch``, ``loss``, ``lr``, ``samples_per_s``). Image: 6.4 x 3.6 inches."""
     rows = sorted((r for r in log_rows if "epoch" in r and "loss" in r), key=lambda r: r["epoch"])
@@ -349,7 +349,7 @@ def training_curve(log_rows, out_png) -> Path:
     speed = [r["samples_per_s"] for r in rows if r.get("samples_per_s")]
     ax.set_title("training" + (f" · median {np.median(speed):,.0f} samples/s" if speed else ""))
     fig.tight_layout()
-    return _save(fig, out_png)
+    return _save(fig, out_png, overwrite=overwrite)
 
 
 @_styled

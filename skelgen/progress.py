@@ -15,6 +15,7 @@ class Progress:
         self.total, self.desc, self.unit, self.enabled = max(int(total), 1), desc, unit, enabled
         self.stream = stream or sys.stderr
         self.done, self.metrics, self.start, self._last = 0, {}, time.perf_counter(), 0.0
+        self._drawn = False
 
     def update(self, n: int = 1, **metrics):
         self.done += n
@@ -23,6 +24,7 @@ class Progress:
         if self.enabled and (now - self._last > 0.1 or self.done >= self.total):
             self._last = now
             self._draw(now)
+            self._drawn = True
 
     @property
     def rate(self) -> float:
@@ -41,8 +43,13 @@ class Progress:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         if self.enabled:
+            if exc_type is not None:  # an error follows: end a drawn bar's line, add no new bar
+                if self._drawn:
+                    self.stream.write("\n")
+                    self.stream.flush()
+                return
             if self.done < self.total:  # the last update did not draw the final state
                 self._draw(time.perf_counter())
             self.stream.write("\n")

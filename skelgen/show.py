@@ -53,7 +53,7 @@ def select(sf: SkeletonFile, index=None, sample_id=None, class_key=None, n: int 
                 out.append(position[str(s)])
     else:
         if n < 1:
-            raise SkelgenError(f"--n must be at least 1, not {n}")
+            raise SkelgenError(f"--n must be at least 1, not {n}; give --n 1 or more")
         pool = np.arange(len(sf))
         if class_key is not None:
             c = sf.classes.resolve(class_key)
@@ -91,17 +91,20 @@ def partners(sf: SkeletonFile, other: SkeletonFile, chosen: list[int], seed: int
 
 
 def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, gif=None,
-         compare=None, seed: int = 0, frames_across: int | None = None) -> dict:
+         compare=None, seed: int = 0, frames_across: int | None = None, overwrite: bool = False) -> dict:
     """Write the montage (or with ``compare`` the real | synthetic montage) to ``out_png`` and
     optionally an animated GIF of the same samples; returns {"png", "gif", "indices", "ids",
     "compare_indices", "compare_ids"}. ``frames_across``: frames per sample (default 8, with
-    ``compare`` 4)."""
+    ``compare`` 4). Existing outputs are refused unless ``overwrite``."""
     from . import plots
+    from .io.atomic import check_output
     out_png = Path(out_png)
     if out_png.suffix.lower() != ".png":
         raise SkelgenError(f"--out must end in .png, not {out_png.name!r}")
     if gif is not None and Path(gif).suffix.lower() != ".gif":
         raise SkelgenError(f"--gif must end in .gif, not {Path(gif).name!r}")
+    for path in (out_png, gif) if gif is not None else (out_png,):  # fail before any work
+        check_output(path, overwrite)
     across = frames_across or (4 if compare else 8)
     with SkeletonFile(data) as sf:
         chosen = select(sf, index, sample_id, class_key, n, seed)

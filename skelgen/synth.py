@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from imblearn.utils import check_sampling_strategy
 
 from .checkpoint import check_compatible, load_model
 from .errors import SkelgenError
 from .generate import GenerationConfig, make_bank, synthesize
+from .io.atomic import check_output
 from .io.dataset import DatasetWriter, SkeletonFile
 from .progress import Progress
 
@@ -67,12 +67,16 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
     """Write ``n`` generated sequences of one class to a new dataset file ``out``."""
     cfg = cfg or GenerationConfig()
     if n <= 0:
-        raise SkelgenError(f"--n must be a positive number of sequences, not {n}")
+        raise SkelgenError(f"--n must be a positive number of sequences, not {n}; give --n 1 or more")
+    check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
         c = sf.classes.resolve(class_key)
         code = sf.classes.codes[c]
         bank = class_bank(model, state, sf, split)
+        if not (bank.labels == c).any():
+            raise SkelgenError(f"{data}: class {sf.classes.label(c)} has no real samples in split {split!r} "
+                               f"to condition on; choose another class or --split")
         max_frames = max(state["data"]["frames"], int(bank.lengths.max()))
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
@@ -86,6 +90,7 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
 def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy) -> dict[int, int]:
     """How many samples to add per class, with imbalanced-learn's ``sampling_strategy`` meanings:
     'auto', 'not majority', 'minority', 'not minority', 'all', a float ratio, or {class: count}."""
+    from imblearn.utils import check_sampling_strategy  # seconds to import: only rebalance needs it
     try:
         add = check_sampling_strategy(sampling_strategy, labels, "over-sampling")
     except (ValueError, TypeError) as e:
@@ -104,9 +109,15 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     out = Path(out) if out else Path(data).with_suffix(".rebalanced.h5")
     if Path(out).resolve() == Path(data).resolve():
         raise SkelgenError("--out must differ from the input; the input is never modified")
+    check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
         train_idx = sf.indices(split)
+        empty = np.bincount(sf.labels[train_idx], minlength=len(sf.classes)) == 0
+        if empty.any() and not isinstance(sampling_strategy, dict):  # imbalanced-learn would skip it
+            raise SkelgenError(f"{data}: class {sf.classes.label(int(np.argmax(empty)))} has no samples in "
+                               f"split {split!r}, so it cannot be generated; add real samples of it or name "
+                               f"the classes to fill, e.g. --sampling-strategy A024=100,A023=80")
         add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy)
         bank = class_bank(model, state, sf, split)
         max_frames = max(sf.shape[2], state["data"]["frames"])
@@ -158,6 +169,7 @@ def checkpoint_for(data, recipe: str, split: str, log=print) -> Path:
     from .checkpoint import file_fingerprint, load_checkpoint
     from .recipe import load_recipe
     from .train import pretrain
+    SkeletonFile(data).close()  # a missing or damaged file fails here, before any search or training
     fp = file_fingerprint(data)
     for meta in sorted(Path("runs").glob("*/checkpoint.pt")):
         state = load_checkpoint(meta)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from ..errors import SkelgenError
-from ..io.atomic import AtomicPath
+from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
 from .classifier import ClassifierConfig, features, predict, train_classifier
 
@@ -140,10 +140,18 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     from ..io.dataset import SkeletonFile
     from .methods import Generator
     from .run import load_split
+    if out is not None:
+        check_folder(out)  # before the work, not after
     state = load_checkpoint(checkpoint)
     with SkeletonFile(data) as sf:
         check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
         k = len(sf.classes)
+        for split in (train_split, test_split):  # before training the evaluator, not after
+            missing = sorted(set(range(k)) - set(sf.labels[sf.indices(split)].tolist()))
+            if missing:
+                raise SkelgenError(f"{data}: split {split!r} has no samples of class "
+                                   f"{sf.classes.label(missing[0])}; the protocol needs every class, "
+                                   f"so use data with samples of each class in both splits")
         x_tr, y_tr, ids_tr = load_split(sf, train_split, state["data"]["frames"])
         x_te, y_te, _ = load_split(sf, test_split, state["data"]["frames"])
     evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
@@ -152,8 +160,7 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     result = {"checkpoint": str(checkpoint), "data": str(data), "samples": n, "seeds": list(seeds),
               "evaluator_epochs": evaluator_epochs, "rows": rows}
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_folder(out)
         for name, text in (("quality.json", json.dumps(result, indent=2)),
                            ("quality.md", markdown({Path(checkpoint).parent.name: rows}))):
             with AtomicPath(out / name, overwrite=True) as tmp:

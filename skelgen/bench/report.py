@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plots
-from ..io.atomic import AtomicPath
+from ..io.atomic import AtomicPath, make_folder
 from .quality import markdown as quality_markdown
 
 SCORES = {"top1": "top-1", "balanced": "balanced", "rare_third": "rarest third"}
@@ -52,7 +52,7 @@ def scenario_markdown(result: dict) -> str:
 
 def write_report(result: dict, ids: dict, out: Path) -> dict:
     """Aggregate the per-seed runs in ``result`` (in place), write the folder ``out``, return result."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for methods in result["results"].values():
         for r in methods.values():
             r.update(aggregate(r.pop("runs")))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import time
 import tomllib
 import typing
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelgenError
+from ..io.atomic import check_folder
 from ..io.dataset import SkeletonFile
 from ..preprocess import prepare_file
 from ..progress import Progress
@@ -142,6 +144,7 @@ def run_benchmark(recipe_path_or_name: str = "bench-demo", out_dir="runs/benchma
     """Run a benchmark recipe; writes the results folder ``out_dir`` and returns results.json's dict.
     ``data`` overrides the recipe's dataset file."""
     r = load_bench_recipe(recipe_path_or_name)
+    check_folder(out_dir)  # before hours of work, not after
     with torch_threads(r.benchmark.threads):
         return _run(r, Path(out_dir), data, show_progress)
 
@@ -168,6 +171,14 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
     test_ids, k = set(test[2].tolist()), len(meta["codes"])
     if test_ids & set(train[2].tolist()):
         raise SkelgenError(f"{data}: splits {b.train_split} and {b.test_split} share sequences")
+    empty = np.bincount(train[1], minlength=k) == 0
+    if empty.any():
+        c = int(np.argmax(empty))
+        raise SkelgenError(f"{data}: split {b.train_split!r} has no samples of class {meta['codes'][c]} "
+                           f"{meta['names'][c]}; every class needs training samples, so use data that has them")
+    if show_progress:  # once the data has passed its checks, so bad input gets one error line only
+        print(f"benchmark {r.name} on {data} -> {out_dir} (generators are cached; a rerun skips their "
+              f"pretraining)", file=sys.stderr)
     evaluator = train_evaluator(train[0], train[1], k, q.evaluator_epochs, 0, show_progress) if q.samples else None
     result = {"recipe": r.to_dict(), "data": str(data), "classes": meta["codes"], "class_names": meta["names"],
               "train_samples": len(train[1]), "test_samples": len(test[1]), "scenarios": {}, "results": {},

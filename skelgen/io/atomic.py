@@ -23,6 +23,30 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
+def check_folder(path: str | Path) -> Path:
+    """Refuse an output folder that is a file or cannot be created or written; creates nothing,
+    so a command can check before its work and create the folder only when it writes."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SkelgenError(f"{path} is a file; give a folder for --out")
+    existing = next(p for p in (path, *path.parents) if p.exists())  # the folder mkdir would write in
+    if not existing.is_dir():
+        raise SkelgenError(f"cannot create folder {path}: {existing} is a file; choose another --out")
+    if not os.access(existing, os.W_OK):
+        raise SkelgenError(f"output folder {existing} is not writable; choose another --out")
+    return path
+
+
+def make_folder(path: str | Path) -> Path:
+    """``check_folder``, then create it (and its parents)."""
+    path = check_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SkelgenError(f"cannot create folder {path} ({e.strerror}); choose another --out") from None
+    return path
+
+
 class AtomicPath:
     """A temporary file beside ``path``: ``commit()`` renames it into place, ``abort()`` deletes it.
     As a context manager it commits when the block succeeds and aborts otherwise."""

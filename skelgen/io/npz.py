@@ -100,7 +100,7 @@ def convert_npz(path, out, layout=None, overwrite: bool = False) -> dict:
     labels = _integers(arrays["labels"], "labels", (n,), path)
     if lengths.min() < 1 or lengths.max() > x.shape[2] or labels.min() < 0:
         raise SkelgenError(f"{path}: lengths must lie in 1..{x.shape[2]} (no empty sequences) "
-                           f"and labels be >= 0")
+                           f"and labels be >= 0; fix these arrays in the .npz")
     ids = _strings(arrays["ids"], "ids", n, path) if "ids" in arrays else [f"{i:06d}" for i in range(n)]
     codes, names = (_strings(arrays[k], k, arrays[k].shape[0] if arrays[k].ndim == 1 else -1, path)
                     if k in arrays else None for k in ("class_codes", "class_names"))

@@ -112,7 +112,7 @@ def safe_load(path_or_file):
     try:
         f = path_or_file if hasattr(path_or_file, "read") else open(Path(path_or_file), "rb")
     except OSError as e:
-        raise SkelgenError(f"cannot read {where}: {e.strerror or e}") from None
+        raise SkelgenError(f"cannot read {where}: {e.strerror or e}; check the path") from None
     try:
         return _Unpickler(f, encoding="latin1").load()
     except _Refused as e:

@@ -1,0 +1,119 @@
+"""Issue 9, interrupted runs: killing a running `synth` or `pretrain` (SIGINT or SIGKILL) once it
+has started writing leaves nothing under the final output name and never changes an input; a
+killed pretraining resumes from its last complete checkpoint. (That a resumed run ends with the
+weights of an uninterrupted one is tested in test_train.)"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_recipe
+from skelgen.checkpoint import load_checkpoint
+from skelgen.cli import main
+from skelgen.demo import write_demo
+from skelgen.train import pretrain
+
+EPOCHS = 30  # about a second for the tiny model, yet it is killed after two
+RECIPE = f"""  # conftest.tiny_recipe(EPOCHS) as a file, for `pretrain --recipe`
+[model]
+dim = 32
+heads = 4
+enc_depth = 1
+dec_depth = 1
+[data]
+frames = 16
+[train]
+epochs = {EPOCHS}
+batch_size = 16
+warmup_epochs = 1
+"""
+SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """(data file, checkpoint trained on it for one epoch)"""
+    d = tmp_path_factory.mktemp("interrupt")
+    data = write_demo(d / "demo.h5", n_per_class=4, frames=16)
+    return data, pretrain(tiny_recipe(epochs=1), str(data), d / "run", show_progress=False, record=False)
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def start(*args) -> subprocess.Popen:
+    """`python -m skelgen.cli ARGS` in the current folder; its stderr goes to stderr.txt."""
+    with open("stderr.txt", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "skelgen.cli", *map(str, args)], stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            # a test runner started in the background ignores SIGINT, and children inherit that
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def stderr() -> str:
+    return Path("stderr.txt").read_text()
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 60):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"it ended (exit {proc.returncode}) before it was interrupted:\n{stderr()}"
+        assert time.monotonic() < end, f"not started writing after {timeout} s:\n{stderr()}"
+        time.sleep(0.05)
+
+
+def interrupt(proc: subprocess.Popen, sig) -> int:
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=60)
+    if sig == signal.SIGINT:
+        assert rc == 130 and stderr().splitlines()[-1] == "skelgen: interrupted; no partial output was kept", \
+            stderr()
+    else:
+        assert rc == -signal.SIGKILL
+    return rc
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_killed_synth_leaves_no_output(inputs, sig):
+    data, ckpt = inputs
+    given = sha256(data), sha256(ckpt)
+    Path("out").mkdir()
+    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 10_000_000,
+                 "--out", "out/s.h5")
+    wait_for(lambda: "synth A008 [" in stderr(), proc)  # the bar moves once a batch is written
+    interrupt(proc, sig)
+    assert not Path("out/s.h5").exists()
+    assert (sha256(data), sha256(ckpt)) == given
+    left = [p.name for p in Path("out").iterdir()]
+    if sig == signal.SIGINT:
+        assert left == [], "the temporary file must be removed"
+    else:  # SIGKILL cannot be caught: at most the hidden temporary file stays, never the output
+        assert all(name.startswith(".s.h5.") and name.endswith(".partial") for name in left), left
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_killed_pretrain_resumes(inputs, sig):
+    data, _ = inputs
+    given = sha256(data)
+    Path("tiny.toml").write_text(RECIPE)
+    args = ["pretrain", "--data", str(data), "--recipe", "tiny.toml", "--out", "run"]
+    proc = start(*args)
+    log = Path("run/log.jsonl")
+    wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, proc)  # 2 checkpoints done
+    interrupt(proc, sig)
+    epoch = load_checkpoint("run/checkpoint.pt")["epoch"]  # the last complete checkpoint loads
+    assert 2 <= epoch < EPOCHS
+    result = CliRunner().invoke(main, args + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint("run/checkpoint.pt")["epoch"] == EPOCHS
+    assert sha256(data) == given
