@@ -78,18 +78,25 @@ class ClassBank:
 
 def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
     """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``."""
-    from .evaluate import embed
     from .preprocess import prepare
     frames = state["data"]["frames"]
     x = np.stack([prepare(s, s.shape[1], layout, frames, normalized) for s in raw])  # (n, M, T, V, C)
-    emb = embed(model, np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4)))
     origins = rotations = None
     if not normalized:
         frames_ = [view_frame(normalize_input(s), layout) for s in raw]
         origins = np.stack([o for o, _ in frames_])
         rotations = np.stack([r for _, r in frames_])
-    return ClassBank(emb, np.asarray(labels), np.asarray(ids), np.array([s.shape[1] for s in raw]),
-                     origins, rotations)
+    return bank_from_inputs(model, x, labels, ids, np.array([s.shape[1] for s in raw]), origins, rotations)
+
+
+def bank_from_inputs(model, x: np.ndarray, labels, ids, lengths=None, origins=None, rotations=None) -> ClassBank:
+    """A ClassBank from in-memory model inputs ``x`` (n, M, T, V, C), already prepared
+    (normalized, resampled to the checkpoint's frames). ``lengths`` default to T: generated
+    sequences of length mode ``source`` then keep the model's frame count."""
+    from .evaluate import embed
+    emb = embed(model, np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 1, 3, 4)))
+    lengths = np.full(len(x), x.shape[2]) if lengths is None else np.asarray(lengths)
+    return ClassBank(emb, np.asarray(labels), np.asarray(ids), lengths, origins, rotations)
 
 
 def normalize_input(s: np.ndarray) -> np.ndarray:
