@@ -29,7 +29,9 @@ def demo_file(tmp_path_factory) -> Path:
 def trained(tmp_path_factory, demo_file) -> Path:
     """A checkpoint of a small TAHAR trained on the demo data for a few seconds."""
     from skelgen.train import pretrain
-    r = tiny_recipe(epochs=200, **{"model.dim": 64, "train.lr": 2e-3, "augment.full_mask": 0.5})
+    # Decoding from [CLS] alone (full_mask 1) at a high lr: 400 epochs made every strategy's output
+    # >= 97 % recognizable for seeds 0-2 (200 epochs, or lr 2e-3, left some seeds near 75 %).
+    r = tiny_recipe(epochs=400, **{"model.dim": 64, "train.lr": 5e-3, "augment.full_mask": 1.0})
     return pretrain(r, str(demo_file), tmp_path_factory.mktemp("run") / "tiny", show_progress=False, record=False)
 
 
