@@ -27,12 +27,20 @@ def demo_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, demo_file) -> Path:
-    """A checkpoint of a small TAHAR trained on the demo data for a few seconds."""
+    """A checkpoint of a small TAHAR trained on the demo data for about a minute."""
+    import torch
+
     from skelgen.train import pretrain
-    # Decoding from [CLS] alone (full_mask 1) at a high lr: 400 epochs made every strategy's output
-    # >= 97 % recognizable for seeds 0-2 (200 epochs, or lr 2e-3, left some seeds near 75 %).
+    # Decoding from [CLS] alone (full_mask 1) at a high lr. Generated samples recognized (seed 0,
+    # 300 epochs) 97-100 %; seed 1 needed 400 epochs (78 % at 300, 100 % at 400); 200 epochs or
+    # lr 2e-3 left 72-77 % (BENCHMARKS.md, section 3).
     r = tiny_recipe(epochs=400, **{"model.dim": 64, "train.lr": 5e-3, "augment.full_mask": 1.0})
-    return pretrain(r, str(demo_file), tmp_path_factory.mktemp("run") / "tiny", show_progress=False, record=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # session fixtures start before the autouse one below sets this
+    try:
+        return pretrain(r, str(demo_file), tmp_path_factory.mktemp("run") / "tiny", show_progress=False, record=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
