@@ -43,6 +43,8 @@ class Main(click.Group):
 def main(ctx, debug):
     """skelgen: learn skeleton action sequences without labels (TAHAR), then generate
     class-conditioned sequences to enlarge or rebalance datasets."""
+    from .runtime import passive_thread_waits
+    passive_thread_waits()  # before any command imports torch: see skelgen/runtime.py
     ctx.obj = {"debug": debug}
 
 
@@ -349,6 +351,25 @@ def quality(checkpoint, data, n, seeds, noise_scale, train_split, test_split, ou
     r = quality_report(checkpoint, data, n=n, seeds=seed_list, out=out, train_split=train_split,
                        test_split=test_split, noise_scale=noise_scale)
     emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + (f"wrote {out}/quality.json" if out else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--quick", is_flag=True, help="A tiny configuration that runs in seconds (checks the command only).")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Training batch (default 128).")
+@click.option("--frames", type=click.IntRange(min=2), default=None, help="Frames T (default 64).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Timed training steps per fp32 variant (default 2).")
+@click.option("--synth-n", type=click.IntRange(min=1), default=None, help="Sequences for the synth memory figure (default 100000).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: one per CPU).")
+def speed(as_json, quick, batch, frames, steps, synth_n, threads):
+    """Training, generation and import throughput, against a plain reference and this machine's
+    measured matrix-product peak, with the speed targets (about 3 minutes on 2 cores)."""
+    from .speed import SpeedConfig, report, run_speed
+    given = {k: v for k, v in dict(batch=batch, frames=frames, steps=steps, synth_n=synth_n,
+                                   threads=threads).items() if v is not None}
+    cfg = SpeedConfig.quick(**given) if quick else SpeedConfig(**given)
+    result = run_speed(cfg)
+    emit(result, as_json, report(result))
 
 
 def resolve_run(checkpoint, data):

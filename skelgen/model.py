@@ -46,12 +46,19 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
         self.proj = nn.Linear(cfg.dim, cfg.dim)
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, queries: int | None = None):
+        """x (B, T, D) -> (B, T, D); with ``queries=k`` only the first k tokens' outputs (B, k, D),
+        their keys and values still from all T tokens (the query rows of the others are skipped)."""
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, T, d)
+        heads = lambda z: z.view(b, z.shape[1], -1, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if queries is None:
+            q, k, v = heads(self.qkv(x))  # each (B, H, T, d)
+        else:
+            w, bias = self.qkv.weight, self.qkv.bias
+            (q,), (k, v) = heads(F.linear(x[:, :queries], w[:d], bias[:d])), heads(F.linear(x, w[d:], bias[d:]))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                            dropout_p=self.dropout if self.training else 0.0)
-        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+        return self.proj(y.transpose(1, 2).reshape(b, q.shape[2], d))
 
 
 class CLSCrossAttention(nn.Module):
@@ -84,8 +91,10 @@ class EncoderBlock(nn.Module):
         self.ln1, self.attn = nn.LayerNorm(cfg.dim), SelfAttention(cfg)
         self.ln2, self.mlp = nn.LayerNorm(cfg.dim), MLP(cfg)
 
-    def forward(self, x, mask=None):
-        x = x + self.attn(self.ln1(x), mask)
+    def forward(self, x, mask=None, queries: int | None = None):
+        """x (B, T, D) -> (B, T, D), or only the first ``queries`` tokens (B, queries, D)."""
+        h = self.ln1(x)
+        x = (x if queries is None else x[:, :queries]) + self.attn(h, mask, queries)
         return x + self.mlp(self.ln2(x))
 
 
@@ -117,18 +126,23 @@ class TAHAR(nn.Module):
             nn.init.trunc_normal_(p, std=0.02)
         self.apply(_init_linear)
 
-    def forward_encoder(self, x, lengths=None):
-        """x: (B, T, F) -> all encoder outputs (B, 1+T, D); index 0 is [CLS]."""
+    def forward_encoder(self, x, lengths=None, cls_only: bool = False):
+        """x: (B, T, F) -> all encoder outputs (B, 1+T, D); index 0 is [CLS].
+
+        ``cls_only``: only the [CLS] output (B, 1, D). The last block then computes attention,
+        MLP and norm for the [CLS] query alone (the frame outputs it would also compute are never
+        used), which removes about a fifth of the paper-size model's training FLOPs.
+        """
         b, t, _ = x.shape
         h = torch.cat([self.cls_token.expand(b, -1, -1), self.embed(x)], 1) + self.enc_pos[:, : t + 1]
         mask = key_padding(lengths, t, extra=1)
-        for block in self.encoder:
-            h = block(h, mask)
+        for i, block in enumerate(self.encoder):
+            h = block(h, mask, 1 if cls_only and i == len(self.encoder) - 1 else None)
         return self.enc_norm(h)
 
     def encode(self, x, lengths=None):
         """The sequence embedding: x (B, T, F) -> [CLS] (B, D)."""
-        return self.forward_encoder(x, lengths)[:, 0]
+        return self.forward_encoder(x, lengths, cls_only=True)[:, 0]
 
     def decode(self, cls, x_dec, lengths=None):
         """Rebuild a sequence from [CLS] (B, D) and a decoder input (B, T, F) -> (B, T, F)."""

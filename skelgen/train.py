@@ -28,6 +28,7 @@ from .model import ModelConfig, build_model
 from .preprocess import prepare_file
 from .progress import Progress
 from .recipe import Recipe
+from .runtime import keep_freed_memory
 
 
 def load_sequences(path, split: str | None, frames: int):
@@ -108,6 +109,8 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     """
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device()
+    if device.type == "cpu":
+        keep_freed_memory()  # reuse freed activations instead of page-faulting them in every step
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
