@@ -176,7 +176,9 @@ def checkpoint_for(data, recipe: str, split: str, log=print) -> Path:
         if state["data"]["fingerprint"] == fp and state["epoch"] == state["recipe"]["train"]["epochs"]:
             log(f"using {meta}, pretrained on this data")
             return meta
-    r = load_recipe(recipe, [f"data.split={split!r}"] if split else [])
+    r = load_recipe(recipe)
+    if split:
+        r.set("data.split", split)
     out = Path("runs") / f"rebalance-{fp}"
     log(f"no checkpoint pretrained on {data}; pretraining recipe {r.name} on its {split!r} split "
         f"({r.train.epochs} epochs; the bar shows the time left) into {out}")
