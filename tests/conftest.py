@@ -9,14 +9,26 @@ from skelgen.recipe import Recipe
 NWUCLA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "NW-UCLA" / "all_sqe"
 
 
+TINY = {"model.dim": 32, "model.heads": 4, "model.enc_depth": 1, "model.dec_depth": 1,
+        "data.frames": 16, "train.batch_size": 16, "train.warmup_epochs": 1}
+
+
 def tiny_recipe(epochs: int = 2, **overrides) -> Recipe:
     """A TAHAR small enough to train in seconds on 2 cores."""
     r = Recipe(name="tiny")
-    for key, value in {"model.dim": 32, "model.heads": 4, "model.enc_depth": 1, "model.dec_depth": 1,
-                       "data.frames": 16, "train.epochs": epochs, "train.batch_size": 16,
-                       "train.warmup_epochs": 1, **overrides}.items():
+    for key, value in {**TINY, "train.epochs": epochs, **overrides}.items():
         r.set(key, value)
     return r
+
+
+def tiny_recipe_file(path: Path, epochs: int = 1) -> Path:
+    """``tiny_recipe(epochs)`` as a TOML file, for commands that take ``--recipe PATH``."""
+    tables: dict[str, list[str]] = {}
+    for key, value in {**TINY, "train.epochs": epochs}.items():
+        table, name = key.split(".")
+        tables.setdefault(table, []).append(f"{name} = {value}")
+    path.write_text("".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items()))
+    return path
 
 
 @pytest.fixture(scope="session")

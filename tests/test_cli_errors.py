@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import tiny_recipe
+from conftest import tiny_recipe, tiny_recipe_file
 from skelgen.cli import main
 from skelgen.demo import write_demo
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
@@ -24,19 +24,6 @@ from skelgen.io.npz import export_npz
 from skelgen.layouts import KINECT20, NTU25, joint_map
 from skelgen.train import pretrain
 
-TINY_RECIPE = """  # conftest.tiny_recipe(epochs=1) as a file, for `pretrain --recipe`
-[model]
-dim = 32
-heads = 4
-enc_depth = 1
-dec_depth = 1
-[data]
-frames = 16
-[train]
-epochs = 1
-batch_size = 16
-warmup_epochs = 1
-"""
 TINY_BENCH = """
 name = "bench-tiny"
 [benchmark]
@@ -101,7 +88,7 @@ def inputs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("inputs")
     good = write_demo(d / "good.h5", n_per_class=4, frames=16)  # 8 classes, 24 train + 8 test
     pretrain(tiny_recipe(epochs=1), str(good), d / "run", show_progress=False, record=False)
-    (d / "tiny.toml").write_text(TINY_RECIPE)
+    tiny_recipe_file(d / "tiny.toml")
     (d / "bench.toml").write_text(TINY_BENCH)
     (d / "badkey.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\nnope = 1\n"))
 

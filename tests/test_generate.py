@@ -110,9 +110,8 @@ def test_rebalance_default_name_and_no_overwrite(tmp_path, trained, imbalanced):
 
 def test_rebalance_without_checkpoint_pretrains_once_then_reuses(tmp_path, demo_file):
     from skelgen.synth import checkpoint_for
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text("[model]\ndim = 32\nheads = 4\nenc_depth = 1\ndec_depth = 1\n"
-                      "[data]\nframes = 16\n[train]\nepochs = 1\nbatch_size = 16\nwarmup_epochs = 1\n")
+    from conftest import tiny_recipe_file
+    recipe = tiny_recipe_file(tmp_path / "tiny.toml")
     said = []
     first = checkpoint_for(demo_file, str(recipe), "train", log=said.append)
     assert first.is_file() and "pretraining" in said[0] and "'train' split" in said[0]

@@ -15,26 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import tiny_recipe
+from conftest import tiny_recipe, tiny_recipe_file
 from skelgen.checkpoint import load_checkpoint
 from skelgen.cli import main
 from skelgen.demo import write_demo
 from skelgen.train import pretrain
 
 EPOCHS = 30  # about a second for the tiny model, yet it is killed after two
-RECIPE = f"""  # conftest.tiny_recipe(EPOCHS) as a file, for `pretrain --recipe`
-[model]
-dim = 32
-heads = 4
-enc_depth = 1
-dec_depth = 1
-[data]
-frames = 16
-[train]
-epochs = {EPOCHS}
-batch_size = 16
-warmup_epochs = 1
-"""
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")]
 
 
@@ -105,7 +92,7 @@ def test_killed_synth_leaves_no_output(inputs, sig):
 def test_killed_pretrain_resumes(inputs, sig):
     data, _ = inputs
     given = sha256(data)
-    Path("tiny.toml").write_text(RECIPE)
+    tiny_recipe_file(Path("tiny.toml"), EPOCHS)
     args = ["pretrain", "--data", str(data), "--recipe", "tiny.toml", "--out", "run"]
     proc = start(*args)
     log = Path("run/log.jsonl")
