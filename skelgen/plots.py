@@ -426,9 +426,11 @@ def _grouped_bars(ax, groups, methods, value, title, ylabel):
                error_kw={"lw": 0.8})
     ax.set_xticks(range(len(groups)), groups)
     ax.grid(axis="x", visible=False)
-    ax.legend(ncol=min(len(methods), 4), loc="upper left", bbox_to_anchor=(0, 1.12))
+    ncol = max(1, min(len(methods), int(ax.figure.get_figwidth() / 1.7)))  # ~1.7 in a label
+    rows = -(-len(methods) // ncol)  # the legend sits above the axes; the title above the legend
+    ax.legend(ncol=ncol, loc="lower left", bbox_to_anchor=(0, 1.01))
     ax.set_ylabel(ylabel)
-    ax.set_title(title, pad=22)
+    ax.set_title(title, pad=8 + 16 * rows)
 
 
 @_styled
