@@ -106,18 +106,24 @@ def available_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPE_DIR.glob("*.toml"))
 
 
-def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """A recipe from ``recipes/NAME.toml`` or a path, with ``key=value`` overrides applied."""
+def read_recipe_file(name_or_path: str, kind: str = "recipe", pattern: str = "*.toml") -> tuple[Path, dict]:
+    """(path, parsed TOML) of ``recipes/NAME.toml`` or a path; ``kind`` names it in errors, whose
+    list of available names comes from the recipes matching ``pattern``."""
     path = Path(name_or_path)
     if not path.is_file():
         path = RECIPE_DIR / f"{name_or_path}.toml"
     if not path.is_file():
-        raise SkelgenError(f"unknown recipe {name_or_path!r}; available: {', '.join(available_recipes())} "
-                           f"(or give a .toml path)")
+        names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob(pattern)))
+        raise SkelgenError(f"unknown {kind} {name_or_path!r}; available: {names} (or give a .toml path)")
     try:
-        d = tomllib.loads(path.read_text())
+        return path, tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise SkelgenError(f"recipe {path} is not valid TOML: {e}") from None
+        raise SkelgenError(f"{kind} {path} is not valid TOML: {e}") from None
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """A recipe from ``recipes/NAME.toml`` or a path, with ``key=value`` overrides applied."""
+    path, d = read_recipe_file(name_or_path)
     recipe = Recipe.from_dict(d, name=path.stem)
     for item in overrides:
         key, eq, value = item.partition("=")

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import sys
 import time
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..io.atomic import check_folder
 from ..io.dataset import SkeletonFile
 from ..preprocess import prepare_file
 from ..progress import Progress
-from ..recipe import RECIPE_DIR
+from ..recipe import read_recipe_file
 from . import methods as M
 from .classifier import ClassifierConfig, predict, score, train_classifier
 from .quality import rate, train_evaluator
@@ -98,15 +97,7 @@ def _fill(section, values: dict, where: str):
 
 def load_bench_recipe(name_or_path: str) -> BenchRecipe:
     """A benchmark recipe from ``recipes/NAME.toml`` or a path; checks scenario and method names."""
-    path = Path(name_or_path)
-    path = path if path.is_file() else RECIPE_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise SkelgenError(f"unknown benchmark recipe {name_or_path!r}; available: "
-                           f"{', '.join(sorted(p.stem for p in RECIPE_DIR.glob('bench-*.toml')))}")
-    try:
-        d = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise SkelgenError(f"benchmark recipe {path} is not valid TOML: {e}") from None
+    path, d = read_recipe_file(name_or_path, "benchmark recipe", "bench-*.toml")
     r = BenchRecipe(name=str(d.pop("name", path.stem)))
     for table, values in d.items():
         if table not in ("benchmark", "classifier", "generator", "quality") or not isinstance(values, dict):
