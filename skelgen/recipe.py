@@ -49,6 +49,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 0
     precision: str = "auto"   # auto | fp32 | bf16
+    save_every: int = 1       # epochs between checkpoints (the last always saves); raise it where
+                              # epochs take milliseconds (a GPU, a small dataset)
 
 
 @dataclass

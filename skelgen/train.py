@@ -118,6 +118,9 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
             torch.cuda.set_device(device)
     out_dir, tc = Path(out_dir), recipe.train
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
+    for key in ("epochs", "batch_size", "save_every"):
+        if getattr(tc, key) < 1:
+            raise SkelgenError(f"train.{key} must be at least 1, not {getattr(tc, key)}")
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
@@ -163,6 +166,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
     last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+    rows = []  # log rows of the epochs since the last checkpoint
     for epoch in range(start_epoch, last):
         gen = epoch_generator(tc.seed, epoch)
         torch.manual_seed(tc.seed + epoch)  # dropout
@@ -188,11 +192,13 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                 bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
         row = {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
                "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
-        if rank == 0:
+        rows.append(row)
+        if rank == 0 and ((epoch + 1) % tc.save_every == 0 or epoch + 1 == last):
             save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
                              "epoch": epoch + 1}, ckpt_path)
-            with open(log_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
+                f.write("".join(json.dumps(r) + "\n" for r in rows))
+            rows = []
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path

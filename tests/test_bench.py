@@ -204,3 +204,21 @@ def test_recipe_errors(tmp_path):
     bad.write_text("[benchmark]\nmethods = ['none', 'mixup']\n")
     with pytest.raises(SkelgenError, match="unknown method"):
         load_bench_recipe(str(bad))
+
+
+def test_candidates_keep_what_the_critic_recognizes(bench, splits):
+    """With candidates k, generate returns n sequences: the n of k*n that the critic rates most
+    like their class, so their mean probability is at least that of the unfiltered ones."""
+    from skelgen.bench.classifier import probabilities
+    root, _, result = bench
+    (x, y, ids), _ = splits
+    ckpt = result["scenarios"]["full"]["generator"]["checkpoint"]
+    critic = train_classifier(x, y, 8, ClassifierConfig(width=16, epochs=3, batch_size=16), 0)
+    plain = M.Generator(ckpt, x, y, ids, noise_scale=0.05)
+    picky = M.Generator(ckpt, x, y, ids, noise_scale=0.05, critic=critic, candidates=4)
+    a, b = plain.generate(2, 6, "sample", seed=3), picky.generate(2, 6, "sample", seed=3)
+    assert a.shape == b.shape == (6, *x.shape[1:])
+    assert probabilities(critic, b)[:, 2].mean() >= probabilities(critic, a)[:, 2].mean()
+    assert np.array_equal(b, picky.generate(2, 6, "sample", seed=3))  # deterministic
+    with pytest.raises(SkelgenError, match="needs a critic"):
+        M.Generator(ckpt, x, y, ids, candidates=2)

@@ -64,6 +64,19 @@ def test_checkpoint_log_and_exact_resume(tmp_path, demo_file):
     assert state["recipe"]["train"]["epochs"] == 3 and len(state["data"]["fingerprint"]) == 16
 
 
+def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_file, monkeypatch):
+    import skelgen.train as train_module
+    saved, save = [], train_module.save_checkpoint
+    monkeypatch.setattr(train_module, "save_checkpoint", lambda state, path: (saved.append(state["epoch"]),
+                                                                                save(state, path)))
+    ckpt = pretrain(tiny_recipe(epochs=5, **{"train.save_every": 2}), str(demo_file), tmp_path / "run",
+                    show_progress=False)
+    assert saved == [2, 4, 5] and load_checkpoint(ckpt)["epoch"] == 5  # the last epoch always saves
+    assert [row["epoch"] for row in read_log(tmp_path / "run")] == [1, 2, 3, 4, 5]
+    with pytest.raises(SkelgenError, match="train.save_every must be at least 1, not 0"):
+        pretrain(tiny_recipe(**{"train.save_every": 0}), str(demo_file), tmp_path / "bad", show_progress=False)
+
+
 def test_training_is_deterministic(tmp_path, demo_file):
     r = tiny_recipe(epochs=1)
     a = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "a", show_progress=False))

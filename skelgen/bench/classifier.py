@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..evaluate import Scores
 from ..progress import Progress
+from ..train import pick_device
 
 
 @dataclass
@@ -68,9 +69,10 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
     every method of a scenario the same number, so added data never means more training.
     Initialization, order and dropout all follow ``seed``."""
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-    model = ConvClassifier(int(np.prod(xt.shape[2:])), num_classes, cfg.width, cfg.dropout)
+    gen, device = torch.Generator().manual_seed(seed), pick_device()
+    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+    yt = torch.as_tensor(y, dtype=torch.long, device=device)
+    model = ConvClassifier(int(np.prod(xt.shape[2:])), num_classes, cfg.width, cfg.dropout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n, bs = len(xt), min(cfg.batch_size, len(xt))
     per_epoch = max(n // bs, 1)  # full batches only (a last batch of one breaks BatchNorm)
@@ -79,7 +81,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
     with Progress(total, desc, "steps", enabled=show_progress) as bar:
         for step in range(total):
             if step % per_epoch == 0:
-                order = torch.randperm(n, generator=gen)
+                order = torch.randperm(n, generator=gen).to(device)
             for group in opt.param_groups:
                 group["lr"] = 0.5 * cfg.lr * (1 + math.cos(math.pi * step / total))
             b = order[(step % per_epoch) * bs: (step % per_epoch + 1) * bs]
@@ -92,19 +94,27 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
 
 
 @torch.no_grad()
-def features(model: ConvClassifier, x: np.ndarray, batch: int = 512) -> np.ndarray:
+def _batched(fn, model: ConvClassifier, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    """fn(model, xb) over x (n, T, M, V, C) in batches, on the model's device, as one array."""
+    model.eval()
+    device = next(model.parameters()).device
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    return torch.cat([fn(model, xt[s: s + batch].to(device)).cpu() for s in range(0, len(xt), batch)]).numpy()
+
+
+def features(model: ConvClassifier, x: np.ndarray) -> np.ndarray:
     """Penultimate features (n, 2 * width) of x (n, T, M, V, C)."""
-    model.eval()
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    return torch.cat([model.features(xt[s: s + batch]) for s in range(0, len(xt), batch)]).numpy()
+    return _batched(lambda m, xb: m.features(xb), model, x)
 
 
-@torch.no_grad()
-def predict(model: ConvClassifier, x: np.ndarray, batch: int = 512) -> np.ndarray:
+def predict(model: ConvClassifier, x: np.ndarray) -> np.ndarray:
     """Predicted labels (n,) of x (n, T, M, V, C)."""
-    model.eval()
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    return torch.cat([model(xt[s: s + batch]).argmax(1) for s in range(0, len(xt), batch)]).numpy()
+    return _batched(lambda m, xb: m(xb).argmax(1), model, x)
+
+
+def probabilities(model: ConvClassifier, x: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, K) of x (n, T, M, V, C)."""
+    return _batched(lambda m, xb: m(xb).softmax(1), model, x)
 
 
 def rarest(train_counts: np.ndarray) -> np.ndarray:

@@ -7,7 +7,10 @@ of a scenario's real training set, each its own way, seeded.
                        sequence cannot be interpolated and gets copies of it instead
   classic              augmented copies: random rotation, scale, noise and temporal crop
   skelgen-<strategy>   sequences from the scenario's pretrained TAHAR decoder (sample,
-                       interpolate or gaussian, see skelgen.generate)
+                       interpolate or gaussian, see skelgen.generate); with ``candidates`` k > 1,
+                       k are generated for each one kept, and a recognizer trained on the
+                       scenario's real sequences keeps those it gives the highest probability
+                       of their class
   skelgen-<s>+classic  half of the additions (rounded up) from skelgen-<s>, half from classic
 
 All sequences are normalized and resampled, in model-input order (n, T, M, V, C). A scenario's
@@ -33,6 +36,7 @@ from ..io.dataset import DatasetWriter
 from ..layouts import Layout
 from ..recipe import load_recipe
 from ..train import pretrain
+from .classifier import probabilities
 
 BASELINES = ("none", "oversample", "smote", "classic")
 METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-sample+classic",)
@@ -88,10 +92,16 @@ class Generator:
     """A pretrained TAHAR conditioned on a scenario's real sequences (normalized frame).
 
     checkpoint: pretrained on exactly these sequences; x (n, T, M, V, C) with T the model's frames.
+    critic: a classifier trained on these sequences (bench.classifier); with ``candidates`` k > 1,
+    ``generate`` makes k sequences for each one it returns and keeps those the critic finds most
+    like their class, which drops the ones rendered as a neighbouring class's motion.
     """
 
     def __init__(self, checkpoint, x: np.ndarray, y: np.ndarray, ids, noise_scale: float = 1.0,
-                 temperature: float = 1.0):
+                 temperature: float = 1.0, critic=None, candidates: int = 1):
+        if candidates < 1 or (candidates > 1 and critic is None):
+            raise SkelgenError(f"candidates must be >= 1 (got {candidates}), and above 1 needs a critic")
+        self.critic, self.candidates = critic, candidates
         self.model, self.state = load_model(checkpoint)
         if x.shape[1] != self.state["data"]["frames"]:
             raise SkelgenError(f"the generator was pretrained on {self.state['data']['frames']} frames, "
@@ -106,8 +116,13 @@ class Generator:
         """n sequences (n, T, M, V, C) of class c, deterministic for a seed."""
         cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
                                temperature=self.temperature, length="model")
-        xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, n, cfg, seed) for s in batch]
-        return np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+        made = n * self.candidates
+        xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, made, cfg, seed) for s in batch]
+        x = np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+        if self.candidates == 1:
+            return x
+        p = probabilities(self.critic, x)[:, c]
+        return x[np.sort(np.argsort(-p, kind="stable")[:n])]
 
 
 def _digest(*parts) -> str:

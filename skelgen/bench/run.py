@@ -57,6 +57,9 @@ class GeneratorConfig:
     min_steps: int = 0            # small scenarios train more epochs to reach this many steps
     noise_scale: float = 1.0
     temperature: float = 1.0
+    candidates: int = 1           # > 1: generate this many per sequence added and keep the ones a
+                                  # recognizer trained on the scenario's real sequences (the
+                                  # [classifier] settings, seed 0) finds most like their class
 
 
 @dataclass
@@ -130,11 +133,11 @@ def demo_data(b: BenchmarkConfig) -> Path:
     return path
 
 
-def run_benchmark(recipe_path_or_name: str = "bench-demo", out_dir="runs/benchmark", data=None,
+def run_benchmark(recipe: str | BenchRecipe = "bench-demo", out_dir="runs/benchmark", data=None,
                   show_progress: bool = True) -> dict:
-    """Run a benchmark recipe; writes the results folder ``out_dir`` and returns results.json's dict.
-    ``data`` overrides the recipe's dataset file."""
-    r = load_bench_recipe(recipe_path_or_name)
+    """Run a benchmark recipe (a name, a path or a loaded BenchRecipe); writes the results folder
+    ``out_dir`` and returns results.json's dict. ``data`` overrides the recipe's dataset file."""
+    r = recipe if isinstance(recipe, BenchRecipe) else load_bench_recipe(recipe)
     check_folder(out_dir)  # before hours of work, not after
     with torch_threads(r.benchmark.threads):
         return _run(r, Path(out_dir), data, show_progress)
@@ -180,15 +183,18 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
         sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
         x, y, sc_ids = (a[sc.indices] for a in train)
         generator, info = None, sc.to_dict()
+        largest = int(sc.counts.sum() + (sc.add.sum() if set(b.methods) - {"none"} else 0))
+        info["classifier_steps"] = max(r.classifier.min_steps,  # the same for every method of a scenario
+                                       r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
         if q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods):
             t = time.perf_counter()
             ckpt, cached = M.generator_checkpoint(x, y, sc_ids, meta, r.generator, b.cache_dir, show_progress)
             timing["generators"][name] = time.perf_counter() - t
             info["generator"] = {"checkpoint": str(ckpt), "cached": cached}
-            generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature)
-        largest = int(sc.counts.sum() + (sc.add.sum() if set(b.methods) - {"none"} else 0))
-        info["classifier_steps"] = max(r.classifier.min_steps,  # the same for every method of a scenario
-                                       r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
+            critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"])
+                      if r.generator.candidates > 1 else None)
+            generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
+                                    critic, r.generator.candidates)
         result["scenarios"][name] = info
         t = time.perf_counter()
         result["results"][name], seen = _classify(r, sc, M.real_set(x, y, sc_ids), generator, test, test_ids,
