@@ -181,18 +181,26 @@ def embed(checkpoint, data, split, out, overwrite):
 @click.option("--noise", default=0.0, show_default=True, help="Linear probe: Gaussian noise std on the embedding.")
 @click.option("--epochs", default=30, show_default=True, help="Linear probe epochs.")
 @click.option("--lr", default=1e-4, show_default=True, help="Linear probe learning rate.")
+@click.option("--choose-lr-on", nargs=2, default=None, metavar="FIT_SPLIT SCORE_SPLIT",
+              help="Choose the linear probe's learning rate (1e-4 to 1e-1) on a validation pair of "
+                   "splits instead, e.g. val_train val_test (NW-UCLA: view 1 -> view 2).")
 @click.option("--out", type=click.Path(), default=None, help="Folder for the JSON, confusion and t-SNE PNGs.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, noise, epochs, lr, out, seed, as_json):
+def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, noise, epochs, lr, choose_lr_on, out,
+             seed, as_json):
     """1-NN and linear evaluation of the frozen encoder (the paper's protocols)."""
     from .evaluate import report
     checkpoint, data = resolve_run(checkpoint, data)
     probe = {"dropout": dropout, "noise": noise, "epochs": epochs, "lr": lr, "seed": seed}
     result = report(checkpoint, data, protocol, k=k, train_split=train_split, test_split=test_split,
-                    probe=probe, out_dir=out)
+                    probe=probe, choose_lr_on=choose_lr_on, out_dir=out)
     lines = [f"{name:<16} top-1 {r['top1'] * 100:5.1f} %   class-balanced {r['balanced'] * 100:5.1f} %"
              for name, r in result.items() if isinstance(r, dict) and "top1" in r]
+    if "lr_choice" in result.get("linear", {}):
+        c = result["linear"]["lr_choice"]
+        lines.append(f"linear probe lr {c['chosen']:g}, chosen on {' -> '.join(c['splits'])}: " +
+                     ", ".join(f"{lr} {v * 100:.1f} %" for lr, v in c["top1"].items()))
     if out:
         lines.append(f"wrote {out}/evaluation.json, confusion.png, tsne.png")
     emit(result, as_json, "\n".join(lines))

@@ -117,15 +117,43 @@ def linear_probe(train_x, train_y, test_x, num_classes: int, *, epochs: int = 30
         return layer(xte).argmax(1).numpy()
 
 
+PROBE_LRS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the paper's 1e-4 and larger steps
+
+
+def choose_probe_lr(model, state, sf: SkeletonFile, splits: tuple[str, str], probe: dict | None = None,
+                    lrs=PROBE_LRS) -> tuple[float, dict]:
+    """(the learning rate of ``lrs`` whose linear probe, fitted on ``splits[0]``, scores the best
+    top-1 on ``splits[1]``; {lr: that top-1}). The splits are a validation pair carved from the
+    training data (NW-UCLA: val_train = view 1, val_test = view 2); ties go to the smaller lr."""
+    tr, ytr, _ = embed_split(model, state, sf, splits[0])
+    va, yva, _ = embed_split(model, state, sf, splits[1])
+    top1 = {lr: float((linear_probe(tr, ytr, va, len(sf.classes), **{**(probe or {}), "lr": lr}) == yva).mean())
+            for lr in lrs}
+    return max(top1, key=lambda lr: (top1[lr], -lr)), top1
+
+
 def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", *, k: int = 1,
                         metrics=("cosine", "euclidean"), train_split: str = "train",
-                        test_split: str = "test", probe: dict | None = None, show_progress=False) -> dict:
+                        test_split: str = "test", probe: dict | None = None,
+                        choose_lr_on: tuple[str, str] | None = None, show_progress=False) -> dict:
     """1-NN and/or linear evaluation of a frozen model on ``sf``; a JSON-ready dict with
-    embeddings of the test split under ``_test`` for plotting."""
+    embeddings of the test split under ``_test`` for plotting. ``choose_lr_on``: a validation
+    pair of splits (fit, score) on which the linear probe's learning rate is chosen first
+    (choose_probe_lr); it may not share a sample with the test split."""
     if protocol not in ("knn", "linear", "both"):
         raise SkelgenError(f"--protocol must be knn, linear or both, not {protocol!r}")
     k_classes = len(sf.classes)
-    sf.indices(train_split), sf.indices(test_split)  # an unknown split fails before any work
+    test_idx = sf.indices(test_split)  # an unknown split fails before any work
+    sf.indices(train_split)
+    for split in choose_lr_on or ():
+        if np.intersect1d(sf.indices(split), test_idx).size:
+            raise SkelgenError(f"split {split!r} shares samples with the test split {test_split!r}; choose the "
+                               f"learning rate on splits carved from the training data (e.g. val_train val_test)")
+    lr_choice = None
+    if choose_lr_on and protocol != "knn":
+        lr, top1 = choose_probe_lr(model, state, sf, tuple(choose_lr_on), probe)
+        probe = {**(probe or {}), "lr": lr}
+        lr_choice = {"splits": list(choose_lr_on), "chosen": lr, "top1": {str(k): v for k, v in top1.items()}}
     tr, ytr, _ = embed_split(model, state, sf, train_split, show_progress)
     te, yte, _ = embed_split(model, state, sf, test_split, show_progress)
     result = {"data": str(sf.path), "train": {"split": train_split, "samples": len(ytr)},
@@ -136,6 +164,8 @@ def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", 
             result[f"knn_{metric}"]["k"] = k
     if protocol in ("linear", "both"):
         result["linear"] = Scores.of(yte, linear_probe(tr, ytr, te, k_classes, **(probe or {})), k_classes).to_dict()
+        if lr_choice:
+            result["linear"]["lr_choice"] = lr_choice
     result["_test"] = (te, yte)
     return result
 

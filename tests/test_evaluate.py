@@ -86,3 +86,24 @@ def test_embeddings_written_with_labels_and_ids(trained, demo_file, tmp_path, su
             emb, got_labels, got_ids = h["embeddings"][:], h["labels"][:], h["ids"].asstr()[:]
     assert n == len(idx) and emb.shape == (len(idx), 64)
     assert np.array_equal(got_labels, labels) and list(got_ids) == list(ids)
+
+
+def test_probe_lr_is_chosen_on_validation_splits_never_on_test(trained, demo_file, tmp_path):
+    """--choose-lr-on fits the probe on one validation split for every candidate lr, keeps the best
+    on the other, and refuses a split that shares samples with the test split."""
+    data = tmp_path / "with-val.h5"
+    with SkeletonFile(demo_file) as sf, DatasetWriter(data, sf.layout, sf.classes.codes, sf.classes.names,
+                                                      max_frames=sf.shape[2]) as w:
+        w.append(sf.read(), sf.lengths, sf.labels, sf.ids)
+        train = sf.indices("train")
+        for name, idx in {**sf.splits, "val_train": train[::2], "val_test": train[1::2]}.items():
+            w.set_split(name, idx)
+    r = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(trained), "--data", str(data), "--protocol",
+                                  "linear", "--epochs", "10", "--choose-lr-on", "val_train", "val_test", "--json"])
+    assert r.exit_code == 0, r.output
+    choice = json.loads(r.output[r.output.index("{"):])["linear"]["lr_choice"]
+    assert choice["splits"] == ["val_train", "val_test"] and len(choice["top1"]) == 6
+    assert choice["top1"][str(choice["chosen"])] == max(choice["top1"].values())
+    bad = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(trained), "--data", str(data),
+                                    "--choose-lr-on", "val_train", "test"])
+    assert bad.exit_code != 0 and "shares samples with the test split" in bad.output
