@@ -34,7 +34,8 @@ def read_clip(path: Path) -> tuple[np.ndarray, int, int]:
         raise SkelgenError(f"{path.name}: action a{action:02d} is not one of NW-UCLA's ten")
     try:
         d = json.loads(path.read_text())
-        x = np.asarray(d["skeletons"], dtype=np.float32)
+        with np.errstate(over="ignore"):  # a finite 1e300 becomes inf, refused below
+            x = np.asarray(d["skeletons"], dtype=np.float32)
     except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
         raise SkelgenError(f"{path}: malformed NW-UCLA json ({type(e).__name__}: {e}); "
                            f"expected {{'skeletons': [T][20][3], 'label': ...}}") from None
