@@ -193,11 +193,12 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         row = {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
                "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
         rows.append(row)
-        if rank == 0 and ((epoch + 1) % tc.save_every == 0 or epoch + 1 == last):
-            save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "epoch": epoch + 1}, ckpt_path)
-            with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
-                f.write("".join(json.dumps(r) + "\n" for r in rows))
+        if (epoch + 1) % tc.save_every == 0 or epoch + 1 == last:
+            if rank == 0:
+                save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "epoch": epoch + 1}, ckpt_path)
+                with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
+                    f.write("".join(json.dumps(r) + "\n" for r in rows))
             rows = []
     if rank == 0 and record:
         record_latest(ckpt_path, data)

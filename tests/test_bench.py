@@ -204,6 +204,9 @@ def test_recipe_errors(tmp_path):
     bad.write_text("[benchmark]\nmethods = ['none', 'mixup']\n")
     with pytest.raises(SkelgenError, match="unknown method"):
         load_bench_recipe(str(bad))
+    bad.write_text("[generator]\ncandidates = 0\n")
+    with pytest.raises(SkelgenError, match="candidates must be at least 1"):
+        load_bench_recipe(str(bad))
 
 
 def test_candidates_keep_what_the_critic_recognizes(bench, splits):

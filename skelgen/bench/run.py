@@ -110,6 +110,8 @@ def load_bench_recipe(name_or_path: str) -> BenchRecipe:
         make_scenario(name, np.arange(2), 2)  # parses the name
     for name in r.benchmark.methods:
         M.parse_method(name)
+    if r.generator.candidates < 1:
+        raise SkelgenError(f"{path}: generator.candidates must be at least 1, not {r.generator.candidates}")
     if not r.benchmark.seeds or not r.benchmark.scenarios or "none" not in r.benchmark.methods:
         raise SkelgenError(f"{path}: needs seeds, scenarios and the method 'none' (the reference)")
     return r
