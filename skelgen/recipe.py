@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SkelgenError
 from .model import ModelConfig
 
-RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+def _recipe_dir() -> Path:
+    """The top-level recipes/ folder, installed as the data package skelgen.recipes
+    (pyproject.toml) so that a wheel carries it as an editable install does."""
+    try:
+        return Path(str(resources.files("skelgen.recipes")))
+    except ModuleNotFoundError:  # a source checkout imported without installing it
+        return Path(__file__).resolve().parent.parent / "recipes"
+
+
+RECIPE_DIR = _recipe_dir()
 
 
 @dataclass

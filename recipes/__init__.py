@@ -1,0 +1,1 @@
+"""The recipes, installed as the data package skelgen.recipes (see pyproject.toml)."""
