@@ -2,6 +2,13 @@
 embedding and random noise as its input, produces a new sequence of that class.
 
 Strategies for choosing the [CLS] embedding of a class c:
+  shift        a random training sequence s of c, its [CLS] z_s moved by noise drawn from the
+               within-class covariance pooled over every class (so a class with one or two
+               sequences borrows the variation the common classes show), scaled by ``novelty``;
+               the output is s plus the decoder's change, s + D(z_s + noise) - D(z_s): the
+               motion moves as the decoder says a shift of [CLS] moves it, while the detail the
+               decoder cannot rebuild from [CLS] (it smooths) stays that of a real sequence.
+               ``novelty`` 0 returns s itself; larger values move further from it.
   sample       the embedding of a random training sequence of c (the paper's);
   interpolate  a random convex mix of two training sequences of c (SMOTE in [CLS] space);
   gaussian     a draw from a Gaussian fitted to c's embeddings (Ledoit-Wolf shrinkage),
@@ -24,7 +31,7 @@ from sklearn.covariance import LedoitWolf
 from .errors import SkelgenError
 from .preprocess import normalize, resample, view_frame
 
-STRATEGIES = ("sample", "interpolate", "gaussian")
+STRATEGIES = ("shift", "sample", "interpolate", "gaussian")
 LENGTHS = ("model", "source", "class")
 
 
@@ -34,6 +41,8 @@ class GenerationConfig:
     noise_scale: float = 0.05  # std of the decoder's noise input, metres (the training noise std;
                                # 1.0 made outputs barely recognizable, see BENCHMARKS.md)
     temperature: float = 1.0   # covariance scale of the gaussian strategy
+    novelty: float = 1.0       # shift: scale of the [CLS] noise (in within-class standard
+                               # deviations); trades faithfulness (0: a copy) for novelty
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
 
@@ -42,17 +51,20 @@ class GenerationConfig:
             raise SkelgenError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
         if self.length not in LENGTHS:
             raise SkelgenError(f"unknown length mode {self.length!r}; use one of {', '.join(LENGTHS)}")
-        if self.noise_scale < 0 or self.temperature < 0:
-            raise SkelgenError("noise scale and temperature must be >= 0")
+        for key in ("noise_scale", "temperature", "novelty"):
+            value = getattr(self, key)
+            if not (0 <= value < float("inf")):  # also refuses NaN
+                raise SkelgenError(f"{key.replace('_', ' ')} must be a finite number >= 0, not {value}")
 
 
 @dataclass
 class ClassBank:
     """What generation conditions on: the real sequences of each class, embedded.
 
-    embeddings (n, D), labels (n,), ids (n,), lengths (n,) original frame counts, and for data in
+    embeddings (n, D), labels (n,), ids (n,), lengths (n,) original frame counts, for data in
     camera coordinates each sample's normalization (origin (n, 3), rotation (n, 3, 3)) so that
-    generated sequences can be placed in a real sample's camera pose.
+    generated sequences can be placed in a real sample's camera pose, and the model inputs
+    (n, T, F) that the shift strategy starts from.
     """
     embeddings: np.ndarray
     labels: np.ndarray
@@ -60,6 +72,7 @@ class ClassBank:
     lengths: np.ndarray
     origins: np.ndarray | None = None
     rotations: np.ndarray | None = None
+    inputs: np.ndarray | None = None
     _gauss: dict = field(default_factory=dict, repr=False)
 
     def members(self, c: int) -> np.ndarray:
@@ -74,6 +87,20 @@ class ClassBank:
             cov = LedoitWolf().fit(e).covariance_ if len(e) > 1 else np.zeros((e.shape[1],) * 2)
             self._gauss[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
         return self._gauss[c]
+
+    def within_class(self) -> np.ndarray:
+        """Cholesky factor (D, D) of the within-class covariance of the embeddings, pooled over
+        every class with 2+ members (Ledoit-Wolf shrinkage); zeros if no class has two."""
+        if "within" not in self._gauss:
+            d = self.embeddings.shape[1]
+            centered = [self.embeddings[self.labels == c] - self.embeddings[self.labels == c].mean(0)
+                        for c in np.unique(self.labels) if (self.labels == c).sum() > 1]
+            if centered:
+                cov = LedoitWolf().fit(np.concatenate(centered)).covariance_
+                self._gauss["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d))
+            else:
+                self._gauss["within"] = np.zeros((d, d))
+        return self._gauss["within"]
 
 
 def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
@@ -94,9 +121,10 @@ def bank_from_inputs(model, x: np.ndarray, labels, ids, lengths=None, origins=No
     (normalized, resampled to the checkpoint's frames). ``lengths`` default to T: generated
     sequences of length mode ``source`` then keep the model's frame count."""
     from .evaluate import embed
-    emb = embed(model, np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 1, 3, 4)))
-    lengths = np.full(len(x), x.shape[2]) if lengths is None else np.asarray(lengths)
-    return ClassBank(emb, np.asarray(labels), np.asarray(ids), lengths, origins, rotations)
+    x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 1, 3, 4))  # (n, T, M, V, C)
+    lengths = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
+    return ClassBank(embed(model, x), np.asarray(labels), np.asarray(ids), lengths, origins, rotations,
+                     inputs=x.reshape(len(x), x.shape[1], -1))
 
 
 def normalize_input(s: np.ndarray) -> np.ndarray:
@@ -132,7 +160,12 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
         with torch.no_grad():
             out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
-        out = out.view(b, frames, m, v, -1).permute(0, 2, 1, 3, 4).numpy()  # (b, M, T, V, C)
+            if cfg.strategy == "shift":  # the source plus the decoder's change, same decoder input
+                base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()
+                out = torch.as_tensor(bank.inputs[poses]) + out - base
+        out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
+        near, near_idx = nearest_member(bank, members, out)
+        out = out.transpose(0, 2, 1, 3, 4)  # (b, M, T, V, C)
         xs, prov = [], []
         for k in range(b):
             src = poses[k]
@@ -145,17 +178,36 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
             prov.append({"strategy": cfg.strategy, "seed": seed, "index": done + k,
                          "sources": [str(bank.ids[j]) for j in sources[k]], "pose_from": str(bank.ids[src]),
                          "noise_scale": cfg.noise_scale, "temperature": cfg.temperature,
-                         "length": cfg.length})
+                         "novelty": cfg.novelty, "length": cfg.length,
+                         "nearest": None if near is None else str(bank.ids[near_idx[k]]),
+                         "nearest_distance": None if near is None else round(float(near[k]), 5)})
         done += b
         yield xs, prov
+
+
+def nearest_member(bank: ClassBank, members: np.ndarray, out: np.ndarray):
+    """(distance (b,), bank index (b,)) of each generated sequence out (b, T, M, V, C) to its
+    nearest real sequence of the class, in normalized joint space (metres RMS, skelgen.novelty);
+    (None, None) when the bank holds no model inputs."""
+    if bank.inputs is None:
+        return None, None
+    from .novelty import nearest
+    real = bank.inputs[members].reshape((len(members),) + out.shape[1:])
+    d, i = nearest(out, np.zeros(len(out)), real, np.zeros(len(members)))
+    return d, members[i]
 
 
 def condition(bank: ClassBank, c: int, members: np.ndarray, b: int, cfg: GenerationConfig, rng):
     """[CLS] embeddings (b, D) for class c; per row the bank indices they came from, and the one
     whose length and camera pose the output takes."""
-    if cfg.strategy == "sample":
+    if cfg.strategy in ("sample", "shift"):
         src = rng.choice(members, b)
-        return bank.embeddings[src], [[s] for s in src], src
+        if cfg.strategy == "sample":
+            return bank.embeddings[src], [[s] for s in src], src
+        if bank.inputs is None:
+            raise SkelgenError("the shift strategy needs the real sequences' model inputs in the class bank")
+        z = rng.standard_normal((b, bank.embeddings.shape[1]))
+        return bank.embeddings[src] + cfg.novelty * z @ bank.within_class().T, [[s] for s in src], src
     if cfg.strategy == "interpolate":
         i, j = rng.choice(members, b), rng.choice(members, b)
         lam = rng.random((b, 1))

@@ -31,7 +31,7 @@ def class_bank(model, state, sf: SkeletonFile, split: str | None):
         parts.append(make_bank(model, state, raw, sf.labels[chunk], np.array(sf.ids)[chunk], sf.layout,
                                sf.frame == "normalized"))
     cat = lambda key: None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
-    return ClassBank(*(cat(k) for k in ("embeddings", "labels", "ids", "lengths", "origins", "rotations")))
+    return ClassBank(*(cat(k) for k in ("embeddings", "labels", "ids", "lengths", "origins", "rotations", "inputs")))
 
 
 def open_for_generation(checkpoint, data):

@@ -22,7 +22,7 @@ def real_classifier(demo_file):
         return LogisticRegression(max_iter=2000).fit(features(sf, idx), sf.labels[idx])
 
 
-@pytest.mark.parametrize("strategy", ["sample", "interpolate", "gaussian"])
+@pytest.mark.parametrize("strategy", ["shift", "sample", "interpolate", "gaussian"])
 def test_generated_samples_are_recognized_as_their_class(tmp_path, trained, demo_file, real_classifier, strategy):
     recognized = []
     for c in ("A008", "A010", "A024", "A027"):
@@ -117,3 +117,47 @@ def test_rebalance_without_checkpoint_pretrains_once_then_reuses(tmp_path, demo_
     assert first.is_file() and "pretraining" in said[0] and "'train' split" in said[0]
     assert checkpoint_for(demo_file, str(recipe), "train", log=said.append) == first
     assert said[1].startswith("using ")
+
+
+def test_shift_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_output(trained, demo_file):
+    from skelgen.bench.methods import Generator
+    from skelgen.bench.run import load_split
+    from skelgen.novelty import nearest
+    with SkeletonFile(demo_file) as sf:
+        x, y, ids = load_split(sf, "train", 16)
+    gen = Generator(trained, x, y, ids, noise_scale=0.05)
+    medians = []
+    for novelty in (0.0, 0.5, 2.0):
+        gen.novelty = novelty
+        made = gen.generate(3, 30, "shift", seed=7)
+        np.testing.assert_array_equal(made, gen.generate(3, 30, "shift", seed=7))
+        medians.append(np.median(nearest(made, np.full(30, 3), x, y)[0]))
+    assert medians[0] < 1e-6 < medians[1] < medians[2]  # 0 gives the source itself
+    assert not np.array_equal(gen.generate(3, 30, "shift", seed=7), gen.generate(3, 30, "shift", seed=8))
+
+
+def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path, trained, demo_file):
+    out = tmp_path / "s.h5"
+    synth(trained, demo_file, "A024", 4, out, GenerationConfig(strategy="shift", novelty=1.5), seed=2,
+          show_progress=False)
+    with SkeletonFile(out) as sf:
+        p = sf.provenance(0)
+    assert p["strategy"] == "shift" and p["novelty"] == 1.5 and p["seed"] == 2
+    assert p["nearest"].startswith("demo-A024") and p["nearest_distance"] > 0
+
+
+def test_a_class_with_one_sequence_borrows_variation_from_the_others(trained, demo_file):
+    from skelgen.bench.methods import Generator
+    from skelgen.bench.run import load_split
+    with SkeletonFile(demo_file) as sf:
+        x, y, ids = load_split(sf, "train", 16)
+    keep = np.flatnonzero((y != 2) | (np.arange(len(y)) == np.flatnonzero(y == 2)[0]))  # class 2: one sequence
+    gen = Generator(trained, x[keep], y[keep], ids[keep], noise_scale=0.05)
+    made = gen.generate(2, 8, "shift", seed=0)
+    assert len({m.tobytes() for m in made}) == 8  # eight different sequences from one source
+
+
+@pytest.mark.parametrize("bad", [dict(novelty=-1.0), dict(novelty=float("nan")), dict(temperature=float("inf"))])
+def test_generation_knobs_out_of_range_are_refused(bad):
+    with pytest.raises(SkelgenError, match="finite number >= 0"):
+        GenerationConfig(**bad)

@@ -98,7 +98,8 @@ class Generator:
     """
 
     def __init__(self, checkpoint, x: np.ndarray, y: np.ndarray, ids, noise_scale: float = 1.0,
-                 temperature: float = 1.0, critic=None, candidates: int = 1):
+                 temperature: float = 1.0, critic=None, candidates: int = 1,
+                 novelty: float = GenerationConfig.novelty):
         if candidates < 1 or (candidates > 1 and critic is None):
             raise SkelgenError(f"candidates must be >= 1 (got {candidates}), and above 1 needs a critic")
         self.critic, self.candidates = critic, candidates
@@ -109,13 +110,13 @@ class Generator:
         layout = Layout.from_dict(self.state["layout"])
         raw = list(np.asarray(x).transpose(0, 2, 1, 3, 4))  # each (M, T, V, C)
         self.bank = make_bank(self.model, self.state, raw, y, np.asarray(ids).astype(str), layout, normalized=True)
-        self.noise_scale, self.temperature = noise_scale, temperature
+        self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
         self.seen = frozenset(np.asarray(ids).astype(str).tolist())
 
     def generate(self, c: int, n: int, strategy: str, seed: int) -> np.ndarray:
         """n sequences (n, T, M, V, C) of class c, deterministic for a seed."""
         cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
-                               temperature=self.temperature, length="model")
+                               temperature=self.temperature, novelty=self.novelty, length="model")
         made = n * self.candidates
         xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, made, cfg, seed) for s in batch]
         x = np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
