@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from skelgen.bench import methods as M
-from skelgen.bench.classifier import ClassifierConfig, features, predict, train_classifier
-from skelgen.bench.quality import class_schedule, frechet_distance, metrics, quality_report
+from skelgen.bench.classifier import ClassifierConfig, predict, train_classifier
+from skelgen.bench.quality import RealSets, class_schedule, frechet_distance, metrics, quality_report
 from skelgen.bench.methods import generator_checkpoint
 from skelgen.bench.run import GeneratorConfig, load_bench_recipe, load_split, run_benchmark, torch_threads
 from skelgen.bench.scenarios import longtail_counts, lowdata_counts, make_scenario
@@ -117,12 +117,15 @@ def test_metrics_behave(splits):
     with torch_threads(1):
         ev = train_classifier(x_tr, y_tr, 8, ClassifierConfig(width=16, epochs=20, batch_size=16), seed=0)
     assert (predict(ev, x_te) == y_te).mean() > 0.5  # a working evaluator, so the checks below mean something
-    reference = features(ev, x_te)
+    sets = RealSets.of(ev, x_tr, y_tr, x_te, y_te)
     rng = np.random.default_rng(1)
     y = class_schedule(200, 8)
     real = np.concatenate([x_te[rng.choice(np.flatnonzero(y_te == c), 25)] for c in range(8)])
     noise = rng.normal(0, x_te.std(), size=(200,) + x_te.shape[1:]).astype(np.float32)
-    r, n = metrics(ev, real, y, reference, 0), metrics(ev, noise, y, reference, 0)
+    r, n = metrics(ev, real, y, sets, 0), metrics(ev, noise, y, sets, 0)
+    copies = metrics(ev, x_tr, y_tr, sets, 0)
+    assert copies["copy_rate"] == 1.0 and copies["nearest"] < 1e-6 and n["copy_rate"] == 0.0
+    assert r["copy_rate"] < 0.2 and r["feature_copy_rate"] < 0.2  # real new takes: about 5 %
     assert r["fid"] < 0.01 * n["fid"]
     assert abs(n["accuracy"] - 1 / 8) < 0.15 and r["accuracy"] > 0.5
     assert r["multimodality"] < r["diversity"]  # same-class pairs sit closer than random pairs
@@ -138,7 +141,8 @@ def test_tiny_benchmark_has_every_method_and_scenario(bench):
         for r in saved["results"][sc].values():
             assert 0 <= r["balanced"]["mean"] <= 1 and len(r["per_class"]) == 8
         assert set(saved["quality"][sc]) == {"real", "sample", "interpolate", "gaussian"}
-        assert all(np.isfinite(v["mean"]) for v in saved["quality"][sc]["real"].values())
+        real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
+        assert all(np.isfinite(v["mean"]) for m, v in real.items() if m != "diversity_ratio")
     for name in ("results.md", "accuracy-balanced.png", "gain-lt100.png", "quality-fid.png"):
         assert (root / "out" / name).stat().st_size > 0
 

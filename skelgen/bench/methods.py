@@ -112,6 +112,7 @@ class Generator:
         self.bank = make_bank(self.model, self.state, raw, y, np.asarray(ids).astype(str), layout, normalized=True)
         self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
         self.seen = frozenset(np.asarray(ids).astype(str).tolist())
+        self.x, self.y = x, np.asarray(y)  # the real sequences it conditions on
 
     def generate(self, c: int, n: int, strategy: str, seed: int) -> np.ndarray:
         """n sequences (n, T, M, V, C) of class c, deterministic for a seed."""

@@ -6,6 +6,13 @@ its penultimate features (n, H) judge generated sequences:
   accuracy        the evaluator's top-1 on generated sequences against their conditioned class
   diversity       mean distance of 200 random pairs of generated sequences
   multimodality   mean distance of 20 random same-class pairs, averaged over classes
+and their novelty (skelgen.novelty) against the real training sequences the generator
+conditions on, with the real test split as the reference:
+  copy_rate       share closer to a training sequence of their class than the 5th percentile of
+                  the real test-to-train distances, in normalized joint space
+  nearest         median distance to the nearest training sequence of the class (metres)
+  feature_copy_rate  the copy rate in the evaluator's feature space
+  diversity_ratio per class, generated over real within-class joint-space diversity, averaged
 Each run generates ``n`` sequences, classes in equal shares; the runs' seeds give the mean and a
 95 % interval (Student t, half-width). The "real" row draws the same class schedule from the real
 test split (with replacement) in place of generated sequences: its fid is the floor.
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +30,11 @@ from scipy import linalg, stats
 from ..errors import SkelgenError
 from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
+from ..novelty import novelty
 from .classifier import ClassifierConfig, features, predict, train_classifier
 
-METRICS = ("fid", "accuracy", "diversity", "multimodality")
+METRICS = ("fid", "accuracy", "diversity", "multimodality", "copy_rate", "nearest", "feature_copy_rate",
+           "diversity_ratio")
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
@@ -58,13 +68,33 @@ def class_schedule(n: int, num_classes: int) -> np.ndarray:
     return np.sort(np.arange(n) % num_classes)
 
 
-def metrics(evaluator, x: np.ndarray, y: np.ndarray, reference: np.ndarray, seed: int) -> dict:
-    """The four metrics of sequences x (n, T, M, V, C) meant as classes y (n,), against the
-    real features ``reference`` (m, H)."""
+@dataclass
+class RealSets:
+    """The real sequences the metrics compare with: training (what the generator conditions on)
+    and test (the reference), each as sequences x (n, T, M, V, C), labels y (n,) and evaluator
+    features f (n, H)."""
+    train_x: np.ndarray
+    train_y: np.ndarray
+    train_f: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    test_f: np.ndarray
+
+    @classmethod
+    def of(cls, evaluator, train_x, train_y, test_x, test_y) -> "RealSets":
+        return cls(train_x, train_y, features(evaluator, train_x), test_x, test_y, features(evaluator, test_x))
+
+
+def metrics(evaluator, x: np.ndarray, y: np.ndarray, real: RealSets, seed: int) -> dict:
+    """The metrics of sequences x (n, T, M, V, C) meant as classes y (n,), against ``real``."""
     f = features(evaluator, x)
     rng = np.random.default_rng(seed)
-    return {"fid": frechet_distance(f, reference), "accuracy": float((predict(evaluator, x) == y).mean()),
-            "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng)}
+    joint, _, _ = novelty(x, y, real.train_x, real.train_y, real.test_x, real.test_y, seed)
+    feature, _, _ = novelty(f, y, real.train_f, real.train_y, real.test_f, real.test_y, seed)
+    return {"fid": frechet_distance(f, real.test_f), "accuracy": float((predict(evaluator, x) == y).mean()),
+            "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng),
+            "copy_rate": joint.copy_rate, "nearest": joint.generated_median,
+            "feature_copy_rate": feature.copy_rate, "diversity_ratio": joint.diversity_ratio}
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -91,33 +121,35 @@ def rate(generator, evaluator, x_test: np.ndarray, y_test: np.ndarray, num_class
         raise SkelgenError("quality needs at least 2 samples and one seed")
     if len(np.unique(y_test)) < num_classes:
         raise SkelgenError("the real test split lacks some classes; the protocol needs every class")
-    reference = features(evaluator, x_test)
+    real = RealSets.of(evaluator, generator.x, generator.y, x_test, y_test)
     y = class_schedule(n, num_classes)
     rows = {"real": [], **{s: [] for s in strategies}}
     with Progress(len(seeds) * (1 + len(strategies)), "quality", "runs", enabled=show_progress) as bar:
         for seed in seeds:
             rng = np.random.default_rng(seed)
             pick = np.concatenate([rng.choice(np.flatnonzero(y_test == c), (y == c).sum()) for c in range(num_classes)])
-            rows["real"].append(metrics(evaluator, x_test[pick], y, reference, seed))
+            rows["real"].append(metrics(evaluator, x_test[pick], y, real, seed))
             bar.update(1)
             for s in strategies:
                 x = np.concatenate([generator.generate(c, int((y == c).sum()), s, seed * 10_007 + c)
                                     for c in range(num_classes) if (y == c).any()])
-                rows[s].append(metrics(evaluator, x, y, reference, seed))
+                rows[s].append(metrics(evaluator, x, y, real, seed))
                 bar.update(1)
     return {row: summarize(runs) for row, runs in rows.items()}
 
 
 def markdown(table: dict) -> str:
     """A Markdown table of ``{name: {row: summary}}`` (mean +- 95 % interval)."""
-    lines = ["| generator | row | FID | accuracy % | diversity | multimodality |", "|---|---|---|---|---|---|"]
+    lines = ["| generator | row | FID | accuracy % | diversity | multimodality | copy rate % | nearest (m) "
+             "| diversity / real |", "|---|---|---|---|---|---|---|---|---|"]
     for name, rows in table.items():
         for row, s in rows.items():
             def cell(m, scale=1.0):
                 ci = s[m]["ci95"]
                 return f"{s[m]['mean'] * scale:.3g}" + ("" if ci is None else f" ± {ci * scale:.2g}")
             lines.append(f"| {name} | {row} | {cell('fid')} | {cell('accuracy', 100)} | {cell('diversity')} "
-                         f"| {cell('multimodality')} |")
+                         f"| {cell('multimodality')} | {cell('copy_rate', 100)} | {cell('nearest')} "
+                         f"| {cell('diversity_ratio')} |")
     return "\n".join(lines) + "\n"
 
 
