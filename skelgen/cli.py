@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .errors import SkelgenError
+from .generation_config import LENGTHS, STRATEGIES, GenerationConfig
 
 DEMO_DATA = Path("runs") / "demo.h5"
 
@@ -207,14 +208,19 @@ def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, no
 
 
 def generation_options(f):
-    """The options shared by synth and rebalance."""
+    """The options shared by synth and rebalance; defaults from GenerationConfig."""
+    G = GenerationConfig
     for option in reversed([
         click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run."),
-        click.option("--strategy", type=click.Choice(["sample", "interpolate", "gaussian"]), default="sample",
-                     show_default=True, help="How the class [CLS] embedding is chosen."),
-        click.option("--noise-scale", default=0.05, show_default=True, help="Std of the decoder's noise input."),
-        click.option("--temperature", default=1.0, show_default=True, help="Covariance scale (gaussian)."),
-        click.option("--length", type=click.Choice(["source", "class", "model"]), default="source", show_default=True,
+        click.option("--strategy", type=click.Choice(STRATEGIES), default=G.strategy, show_default=True,
+                     help="How the class [CLS] embedding is chosen (skelgen.generate)."),
+        click.option("--novelty", type=float, default=G.novelty, show_default=True,
+                     help="shift: how far from the real source sequence (0: a copy)."),
+        click.option("--noise-scale", type=float, default=G.noise_scale, show_default=True,
+                     help="Std of the decoder's noise input."),
+        click.option("--temperature", type=float, default=G.temperature, show_default=True,
+                     help="Covariance scale (gaussian)."),
+        click.option("--length", type=click.Choice(LENGTHS), default=G.length, show_default=True,
                      help="Output length: the source's, a random length of the class, or the model's T."),
         click.option("--split", default="train", show_default=True, help="Split to condition on."),
         click.option("--seed", default=0, show_default=True),
@@ -224,9 +230,9 @@ def generation_options(f):
     return f
 
 
-def generation_config(strategy, noise_scale, temperature, length):
-    from .generate import GenerationConfig
-    return GenerationConfig(strategy=strategy, noise_scale=noise_scale, temperature=temperature, length=length)
+def generation_config(strategy, novelty, noise_scale, temperature, length):
+    return GenerationConfig(strategy=strategy, novelty=novelty, noise_scale=noise_scale, temperature=temperature,
+                            length=length)
 
 
 @main.command("synth")
@@ -235,12 +241,13 @@ def generation_config(strategy, noise_scale, temperature, length):
 @click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
 @click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
 @generation_options
-def synth_cmd(class_key, n, out, data, checkpoint, strategy, noise_scale, temperature, length, split, seed, overwrite):
+def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, noise_scale, temperature, length, split, seed,
+              overwrite):
     """Generate sequences of one class from the pretrained decoder."""
     from .synth import synth
     checkpoint, data = resolve_run(checkpoint, data)
-    r = synth(checkpoint, data, class_key, n, out, generation_config(strategy, noise_scale, temperature, length),
-              seed=seed, split=split, overwrite=overwrite)
+    cfg = generation_config(strategy, novelty, noise_scale, temperature, length)
+    r = synth(checkpoint, data, class_key, n, out, cfg, seed=seed, split=split, overwrite=overwrite)
     click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}) to {out}")
 
 
@@ -252,14 +259,14 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, noise_scale, temper
                    "or counts like A024=100,A023=80.")
 @click.option("--recipe", default="demo", show_default=True, help="Recipe to pretrain with if no checkpoint fits.")
 @generation_options
-def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, noise_scale, temperature, length, split,
+def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, noise_scale, temperature, length, split,
                   seed, overwrite):
     """Fill the classes of the training split with synthetic samples (input never modified)."""
     from .synth import checkpoint_for, parse_sampling, rebalance
     if checkpoint is None:
         checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
     r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split,
-                  generation_config(strategy, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
+                  generation_config(strategy, novelty, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
     click.echo(f"wrote {r['out']}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
 
@@ -290,15 +297,18 @@ def reconstruct_cmd(checkpoint, data, index, sample_id, prefix, seed, overwrite)
 @click.option("--gif", type=click.Path(), default=None, help="Also write an animated GIF of the samples.")
 @click.option("--compare", type=click.Path(), default=None,
               help="A file with synthetic samples (synth/rebalance output): each sample beside one of its class.")
+@click.option("--nearest", type=click.Path(), default=None,
+              help="The real data a synthetic DATA was generated from: each sample beside its nearest real one.")
 @click.option("--frames", "frames_across", type=click.IntRange(min=1), default=None,
-              help="Frames shown per sample (default 8; 4 with --compare).")
+              help="Frames shown per sample (default 8; 4 with --compare or --nearest).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace --out and --gif if they exist.")
-def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, frames_across, seed, overwrite):
+def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, nearest, frames_across, seed, overwrite):
     """Draw samples of a dataset file as a montage PNG (and GIF); synthetic ones are tinted."""
     from .show import show
     r = show(data, out, index=list(indices) or None, sample_id=list(sample_ids) or None, class_key=class_key,
-             n=n, gif=gif, compare=compare, seed=seed, frames_across=frames_across, overwrite=overwrite)
+             n=n, gif=gif, compare=compare, seed=seed, frames_across=frames_across, overwrite=overwrite,
+             nearest=nearest)
     click.echo(f"wrote {r['png']}" + (f" and {r['gif']}" if r["gif"] else "")
                + f": {', '.join(r['ids'])}" + (f" beside {', '.join(r['compare_ids'])}" if r["compare_ids"] else ""))
 
@@ -341,13 +351,16 @@ def benchmark(recipe, data, out, as_json):
 @click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(min=2),
               help="Generated sequences per run (classes in equal shares).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds, one run each.")
-@click.option("--noise-scale", default=0.05, show_default=True, help="Std of the decoder's noise input.")
+@click.option("--noise-scale", default=GenerationConfig.noise_scale, show_default=True,
+              help="Std of the decoder's noise input.")
+@click.option("--novelty", default=GenerationConfig.novelty, show_default=True,
+              help="shift: how far from the real source (0: a copy).")
 @click.option("--train-split", default="train", show_default=True,
               help="Conditions generation and trains the evaluator.")
 @click.option("--test-split", default="test", show_default=True, help="The real reference for FID.")
 @click.option("--out", type=click.Path(), default=None, help="Folder for quality.json and quality.md.")
 @click.option("--json", "as_json", is_flag=True)
-def quality(checkpoint, data, n, seeds, noise_scale, train_split, test_split, out, as_json):
+def quality(checkpoint, data, n, seeds, noise_scale, novelty, train_split, test_split, out, as_json):
     """Generation quality, the ACTOR/MDM protocol: FID, recognition accuracy, diversity and
     multimodality of generated sequences, with the real test split as reference row."""
     from .bench.quality import markdown, quality_report
@@ -357,7 +370,7 @@ def quality(checkpoint, data, n, seeds, noise_scale, train_split, test_split, ou
     except ValueError:
         raise SkelgenError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
     r = quality_report(checkpoint, data, n=n, seeds=seed_list, out=out, train_split=train_split,
-                       test_split=test_split, noise_scale=noise_scale)
+                       test_split=test_split, noise_scale=noise_scale, novelty=novelty)
     emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + (f"wrote {out}/quality.json" if out else ""))
 
 

@@ -29,33 +29,8 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 from .errors import SkelgenError
+from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
 from .preprocess import normalize, resample, view_frame
-
-STRATEGIES = ("shift", "sample", "interpolate", "gaussian")
-LENGTHS = ("model", "source", "class")
-
-
-@dataclass
-class GenerationConfig:
-    strategy: str = "sample"
-    noise_scale: float = 0.05  # std of the decoder's noise input, metres (the training noise std;
-                               # 1.0 made outputs barely recognizable, see BENCHMARKS.md)
-    temperature: float = 1.0   # covariance scale of the gaussian strategy
-    novelty: float = 1.0       # shift: scale of the [CLS] noise (in within-class standard
-                               # deviations); trades faithfulness (0: a copy) for novelty
-    length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
-    batch_size: int = 256
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise SkelgenError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
-        if self.length not in LENGTHS:
-            raise SkelgenError(f"unknown length mode {self.length!r}; use one of {', '.join(LENGTHS)}")
-        for key in ("noise_scale", "temperature", "novelty"):
-            value = getattr(self, key)
-            if not (0 <= value < float("inf")):  # also refuses NaN
-                raise SkelgenError(f"{key.replace('_', ' ')} must be a finite number >= 0, not {value}")
-
 
 @dataclass
 class ClassBank:

@@ -20,8 +20,8 @@ form ``fit_resample`` returns (the same as given):
 
 Resampling encodes the given X with the checkpoint's encoder, keeps the [CLS] embeddings of each
 class as its bank, and generates for every class as many sequences as ``sampling_strategy``
-asks (imbalanced-learn's meanings) with ``generate.synthesize`` (strategies ``sample``,
-``interpolate``, ``gaussian``). The output holds the given samples first, unchanged, then the
+asks (imbalanced-learn's meanings) with ``generate.synthesize`` (strategies ``shift``, the
+default, ``sample``, ``interpolate``, ``gaussian``). The output holds the given samples first, unchanged, then the
 synthetic ones class by class, with y alongside. A fixed ``random_state`` gives identical output.
 Test data must not go through ``fit_resample``; inside ``imblearn.pipeline.Pipeline`` samplers
 only run during ``fit``, so ``predict`` sees the test data untouched.
@@ -82,8 +82,11 @@ class SkelgenSampler(BaseOverSampler):
     checkpoint : str or path, default=None
         A TAHAR checkpoint; None: the one of the last ``skelgen pretrain`` run in the working
         folder (``runs/latest.json``), resolved when fitting.
-    strategy : {'sample', 'interpolate', 'gaussian'}, default='sample'
+    strategy : {'shift', 'sample', 'interpolate', 'gaussian'}, default='shift'
         How a class's [CLS] embedding is chosen (see ``skelgen.generate``).
+    novelty : float, default=1.0
+        ``shift``: how far from the real source sequence, in within-class standard deviations
+        of [CLS] (0: a copy of it).
     noise_scale : float, default=0.05
         Std of the decoder's noise input (metres).
     temperature : float, default=1.0
@@ -111,15 +114,18 @@ class SkelgenSampler(BaseOverSampler):
         **BaseOverSampler._parameter_constraints,
         "checkpoint": [str, PathLike, None],
         "strategy": [StrOptions(set(STRATEGIES))],
+        "novelty": [Interval(numbers.Real, 0, None, closed="left")],
         "noise_scale": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
-    def __init__(self, *, checkpoint=None, strategy="sample", noise_scale=0.05, temperature=1.0,
+    def __init__(self, *, checkpoint=None, strategy=GenerationConfig.strategy, novelty=GenerationConfig.novelty,
+                 noise_scale=GenerationConfig.noise_scale, temperature=GenerationConfig.temperature,
                  sampling_strategy="auto", random_state=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.checkpoint = checkpoint
         self.strategy = strategy
+        self.novelty = novelty
         self.noise_scale = noise_scale
         self.temperature = temperature
         self.random_state = random_state
@@ -188,7 +194,7 @@ class SkelgenSampler(BaseOverSampler):
         path, model, state = self._load()
         shape = model_shape(state)
         x = self._to_model(X, shape, path)
-        cfg = GenerationConfig(strategy=self.strategy, noise_scale=self.noise_scale,
+        cfg = GenerationConfig(strategy=self.strategy, novelty=self.novelty, noise_scale=self.noise_scale,
                                temperature=self.temperature, length="model")
         self.checkpoint_ = path
         self.classes_, codes = np.unique(y, return_inverse=True)

@@ -4,7 +4,9 @@ Samples are chosen by index, by id, or as ``n`` random samples (seeded) of a cla
 these, ``n`` random samples of the whole file. They are drawn in the skelgen-normalized body frame
 (raw camera data is normalized first) and synthetic samples are tinted and titled as such.
 ``compare=OTHER.h5`` puts each chosen real sample beside a synthetic sample of the same class from
-OTHER (e.g. the output of `skelgen synth` or `skelgen rebalance`).
+OTHER (e.g. the output of `skelgen synth` or `skelgen rebalance`). ``nearest=REAL.h5`` does the
+reverse for a file of generated samples: each beside the real training sequence nearest to it
+(named in its provenance by `skelgen synth`), so that near-copies show at a glance.
 """
 from __future__ import annotations
 
@@ -90,8 +92,27 @@ def partners(sf: SkeletonFile, other: SkeletonFile, chosen: list[int], seed: int
     return out
 
 
+def nearest_partners(sf: SkeletonFile, real: SkeletonFile, chosen: list[int]) -> tuple[list[int], list[str]]:
+    """For each chosen generated sample of ``sf``, the index in ``real`` of the training sequence
+    its provenance names as nearest, and that distance as text."""
+    where = {sid: k for k, sid in enumerate(real.ids)}
+    out, distances = [], []
+    for i in chosen:
+        p = sf.provenance(int(i))
+        if not sf.synthetic[i] or p.get("nearest") is None:
+            raise SkelgenError(f"{sf.path} sample {sf.ids[i]} names no nearest training sequence; use "
+                               f"--nearest with a file written by `skelgen synth` or `skelgen rebalance`")
+        if p["nearest"] not in where:
+            raise SkelgenError(f"--nearest {real.path} has no sample {p['nearest']!r}; give the data that "
+                               f"{sf.path} was generated from")
+        out.append(where[p["nearest"]])
+        distances.append(f"{100 * p['nearest_distance']:.1f} cm")
+    return out, distances
+
+
 def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, gif=None,
-         compare=None, seed: int = 0, frames_across: int | None = None, overwrite: bool = False) -> dict:
+         compare=None, seed: int = 0, frames_across: int | None = None, overwrite: bool = False,
+         nearest=None) -> dict:
     """Write the montage (or with ``compare`` the real | synthetic montage) to ``out_png`` and
     optionally an animated GIF of the same samples; returns {"png", "gif", "indices", "ids",
     "compare_indices", "compare_ids"}. ``frames_across``: frames per sample (default 8, with
@@ -105,7 +126,10 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
         raise SkelgenError(f"--gif must end in .gif, not {Path(gif).name!r}")
     for path in (out_png, gif) if gif is not None else (out_png,):  # fail before any work
         check_output(path, overwrite)
-    across = frames_across or (4 if compare else 8)
+    if compare is not None and nearest is not None:
+        raise SkelgenError("give --compare (real samples beside generated ones) or --nearest "
+                           "(generated samples beside their nearest real one), not both")
+    across = frames_across or (4 if compare or nearest else 8)
     with SkeletonFile(data) as sf:
         chosen = select(sf, index, sample_id, class_key, n, seed)
         ids = sf.ids
@@ -114,7 +138,18 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
         short = [f"{sf.classes.codes[int(sf.labels[i])]} {ids[i]}" for i in chosen]
         flags = [bool(sf.synthetic[i]) for i in chosen]
         result = {"indices": chosen, "ids": [ids[i] for i in chosen], "compare_indices": [], "compare_ids": []}
-        if compare is None:
+        if nearest is not None:
+            with SkeletonFile(nearest) as real:
+                paired, distances = nearest_partners(sf, real, chosen)
+                reals = [display_sequence(real, j) for j in paired]
+                real_titles = [f"nearest real · {real.ids[j]} · {d} away" for j, d in zip(paired, distances)]
+                result.update(compare_indices=paired, compare_ids=[real.ids[j] for j in paired])
+            png = plots.compare_montage(reals, seqs, sf.layout, out_png, real_titles=real_titles,
+                                        synthetic_titles=titles, frames_across=across)
+            gif_seqs = [s for pair in zip(reals, seqs) for s in pair]
+            gif_titles = [t for pair in zip([t.split(" · ")[1] for t in real_titles], short) for t in pair]
+            gif_flags = [f for pair in zip([False] * len(reals), flags) for f in pair]
+        elif compare is None:
             png = plots.skeleton_montage(seqs, sf.layout, titles, out_png, frames_across=across, synthetic=flags)
             gif_seqs, gif_titles, gif_flags = seqs, short, flags
         else:

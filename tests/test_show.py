@@ -96,3 +96,18 @@ def test_class_without_samples_and_bad_suffix(tmp_path):
     with pytest.raises(SkelgenError, match=r"must end in \.png"):
         show(path, tmp_path / "x.jpg")
     assert show(path, tmp_path / "x.png", frames_across=1)["ids"] == ["only"]  # normalized data as is
+
+
+def test_nearest_puts_generated_samples_beside_their_nearest_real_one(trained, demo_file, tmp_path):
+    from skelgen.generate import GenerationConfig
+    from skelgen.synth import synth
+    syn = tmp_path / "syn.h5"
+    synth(trained, demo_file, "A024", 3, syn, GenerationConfig(strategy="shift"), seed=0, show_progress=False)
+    r = show(syn, tmp_path / "n.png", class_key="A024", n=3, nearest=demo_file)
+    with SkeletonFile(syn) as sf:
+        assert r["compare_ids"] == [sf.provenance(i)["nearest"] for i in r["indices"]]
+    assert image(tmp_path / "n.png", "PNG")[0][1] > 0
+    with pytest.raises(SkelgenError, match="names no nearest"):
+        show(demo_file, tmp_path / "x.png", index=0, nearest=demo_file)  # real samples name none
+    with pytest.raises(SkelgenError, match="not both"):
+        show(syn, tmp_path / "y.png", index=0, nearest=demo_file, compare=syn)

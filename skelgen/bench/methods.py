@@ -12,6 +12,8 @@ of a scenario's real training set, each its own way, seeded.
                        scenario's real sequences keeps those it gives the highest probability
                        of their class
   skelgen-<s>+classic  half of the additions (rounded up) from skelgen-<s>, half from classic
+  skelgen-<s>>classic  all additions from skelgen-<s>, each then classic-augmented: the cheap
+                       augmentation applied to new motions rather than to copies of real ones
 
 All sequences are normalized and resampled, in model-input order (n, T, M, V, C). A scenario's
 generator is pretrained on its sequences only and cached (``generator_checkpoint``).
@@ -39,7 +41,9 @@ from ..train import pretrain
 from .classifier import probabilities
 
 BASELINES = ("none", "oversample", "smote", "classic")
-METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-sample+classic",)
+COMBINATIONS = {"": "generated only", "+classic": "half generated, half classic",
+                ">classic": "generated, then classic-augmented"}
+METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-shift+classic", "skelgen-shift>classic")
 
 
 @dataclass
@@ -76,16 +80,17 @@ def real_set(x: np.ndarray, y: np.ndarray, ids) -> TrainingSet:
                        frozenset(ids.tolist()))
 
 
-def parse_method(name: str) -> tuple[str, str | None, bool]:
-    """(base, skelgen strategy or None, with classic) of a method name; unknown names are errors."""
+def parse_method(name: str) -> tuple[str, str | None, str]:
+    """(base, skelgen strategy or None, combination: a key of COMBINATIONS) of a method name;
+    unknown names are errors."""
     if name in BASELINES:
-        return name, None, False
-    base, _, combo = name.partition("+")
-    strategy = base.removeprefix("skelgen-")
-    if base.startswith("skelgen-") and strategy in STRATEGIES and combo in ("", "classic"):
-        return "skelgen", strategy, combo == "classic"
+        return name, None, ""
+    for combo in sorted(COMBINATIONS, key=len, reverse=True):
+        strategy = name.removeprefix("skelgen-").removesuffix(combo) if name.endswith(combo) else None
+        if name.startswith("skelgen-") and strategy in STRATEGIES:
+            return "skelgen", strategy, combo
     raise SkelgenError(f"unknown method {name!r}; use one of {', '.join(BASELINES)}, "
-                       f"skelgen-<{'|'.join(STRATEGIES)}> or skelgen-<strategy>+classic")
+                       f"skelgen-<{'|'.join(STRATEGIES)}>, skelgen-<strategy>+classic or skelgen-<strategy>>classic")
 
 
 class Generator:
@@ -230,15 +235,20 @@ def skelgen(real: TrainingSet, add: np.ndarray, seed: int, generator: Generator,
 def build(method: str, real: TrainingSet, add: np.ndarray, seed: int,
           generator: Generator | None = None) -> TrainingSet:
     """The training set of ``method``: ``real`` plus add[c] sequences for each class c."""
-    base, strategy, with_classic = parse_method(method)
+    base, strategy, combo = parse_method(method)
     add = np.asarray(add, np.int64)
     if base != "skelgen":
         return {"none": lambda: real, "oversample": lambda: oversample(real, add, seed),
                 "smote": lambda: smote(real, add, seed), "classic": lambda: classic(real, add, seed)}[base]()
     if generator is None:
         raise SkelgenError(f"method {method} needs a pretrained generator")
-    if not with_classic:
+    if combo == "":
         return skelgen(real, add, seed, generator, strategy)
+    if combo == ">classic":
+        made, n = skelgen(real, add, seed, generator, strategy), len(real.y)
+        if len(made.y) > n:  # made.x is a new array (extended concatenates): augment its additions in place
+            made.x[n:] = classic_augment(torch.from_numpy(made.x[n:]), torch.Generator().manual_seed(seed)).numpy()
+        return made
     gen_part = (add + 1) // 2
     out = skelgen(real, gen_part, seed, generator, strategy)
     extra = classic(real, add - gen_part, seed)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from ..errors import SkelgenError
+from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
 from ..novelty import novelty
@@ -115,7 +116,7 @@ def train_evaluator(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int 
 
 
 def rate(generator, evaluator, x_test: np.ndarray, y_test: np.ndarray, num_classes: int, n: int = 1000,
-         seeds=(0, 1, 2), strategies=("sample", "interpolate", "gaussian"), show_progress=False) -> dict:
+         seeds=(0, 1, 2), strategies=("shift", "interpolate", "sample"), show_progress=False) -> dict:
     """{row: summary} for the "real" row and each strategy of ``generator`` (a methods.Generator)."""
     if n < 2 or not seeds:
         raise SkelgenError("quality needs at least 2 samples and one seed")
@@ -154,8 +155,9 @@ def markdown(table: dict) -> str:
 
 
 def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *, train_split: str = "train",
-                   test_split: str = "test", evaluator_epochs: int = 30, noise_scale: float = 1.0,
-                   temperature: float = 1.0, threads: int = 1, show_progress: bool = True) -> dict:
+                   test_split: str = "test", evaluator_epochs: int = 30,
+                   noise_scale: float = GenerationConfig.noise_scale, temperature: float = GenerationConfig.temperature,
+                   novelty: float = GenerationConfig.novelty, threads: int = 1, show_progress: bool = True) -> dict:
     """`skelgen quality`: rate a checkpoint's generation on ``data`` (conditioning on and training
     the evaluator with ``train_split``, FID against ``test_split``). With ``out`` (a folder) also
     writes quality.json and quality.md there. ``threads``: torch CPU threads (0: unchanged).
@@ -163,11 +165,11 @@ def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *
     from .run import torch_threads
     with torch_threads(threads):
         return _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs,
-                               noise_scale, temperature, show_progress)
+                               noise_scale, temperature, novelty, show_progress)
 
 
 def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs, noise_scale,
-                    temperature, show_progress) -> dict:
+                    temperature, novelty, show_progress) -> dict:
     from ..checkpoint import check_compatible, load_checkpoint
     from ..io.dataset import SkeletonFile
     from .methods import Generator
@@ -187,7 +189,7 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
         x_tr, y_tr, ids_tr = load_split(sf, train_split, state["data"]["frames"])
         x_te, y_te, _ = load_split(sf, test_split, state["data"]["frames"])
     evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
-    generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature)
+    generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature, novelty=novelty)
     rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)
     result = {"checkpoint": str(checkpoint), "data": str(data), "samples": n, "seeds": list(seeds),
               "evaluator_epochs": evaluator_epochs, "rows": rows}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelgenError
+from ..generation_config import GenerationConfig
 from ..io.atomic import check_folder
 from ..io.dataset import SkeletonFile
 from ..preprocess import prepare_file
@@ -55,8 +56,9 @@ class GeneratorConfig:
     recipe: str = "demo"          # a pretraining recipe (recipes/NAME.toml or a path)
     overrides: list[str] = field(default_factory=list)  # "table.key=value", as `pretrain --set`
     min_steps: int = 0            # small scenarios train more epochs to reach this many steps
-    noise_scale: float = 1.0
-    temperature: float = 1.0
+    noise_scale: float = GenerationConfig.noise_scale
+    temperature: float = GenerationConfig.temperature
+    novelty: float = GenerationConfig.novelty
     candidates: int = 1           # > 1: generate this many per sequence added and keep the ones a
                                   # recognizer trained on the scenario's real sequences (the
                                   # [classifier] settings, seed 0) finds most like their class
@@ -67,7 +69,7 @@ class QualityConfig:
     samples: int = 1000           # generated sequences per run; 0 skips the quality protocol
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     evaluator_epochs: int = 30
-    strategies: list[str] = field(default_factory=lambda: ["sample", "interpolate", "gaussian"])
+    strategies: list[str] = field(default_factory=lambda: ["shift", "interpolate", "sample"])
 
 
 @dataclass
@@ -196,7 +198,7 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
             critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
-                                    critic, r.generator.candidates)
+                                    critic, r.generator.candidates, r.generator.novelty)
         result["scenarios"][name] = info
         t = time.perf_counter()
         result["results"][name], seen = _classify(r, sc, M.real_set(x, y, sc_ids), generator, test, test_ids,
