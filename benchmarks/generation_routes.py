@@ -1,5 +1,8 @@
 """Choose a generation route on a validation benchmark: accuracy gain, recognition and novelty.
 
+Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+(D(z_s + noise)) instead of as the source plus the decoder's change.
+
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
 scenarios, this trains (or takes from the cache) the scenario's generator, then for every route
 ("STRATEGY" or "STRATEGY:NOVELTY") and seed builds three training sets:
@@ -23,6 +26,7 @@ import time
 import numpy as np
 import torch
 
+from skelgen import plots
 from skelgen.augment import classic_augment
 from skelgen.bench import methods as M
 from skelgen.bench.classifier import predict, score, train_classifier
@@ -45,9 +49,24 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
     xs, ys = [], []
     for c, a in enumerate(add):
         if a > 0:
-            xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
+            if strategy == "direct":
+                xs.append(direct(generator, c, int(a), seed * 10_007 + c))
+            else:
+                xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
             ys.append(np.full(int(a), c))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
+    """The shift route's moved [CLS] decoded on its own, from an all-zero decoder input."""
+    from skelgen.generate import GenerationConfig, condition
+    bank, model = generator.bank, generator.model
+    cfg = GenerationConfig(strategy="shift", novelty=generator.novelty)
+    cls, _, _ = condition(bank, c, bank.members(c), n, cfg, np.random.default_rng(seed))
+    t, f = bank.inputs.shape[1:]
+    with torch.no_grad():
+        out = model.decode(torch.as_tensor(cls, dtype=torch.float32), torch.zeros(n, t, f)).numpy()
+    return out.reshape((n, t) + generator.x.shape[2:])
 
 
 def classic_of(x: np.ndarray, seed: int) -> np.ndarray:
@@ -61,7 +80,7 @@ def main():
     ap.add_argument("--routes", default="shift:1,interpolate")
     ap.add_argument("--baselines", default="none,oversample,smote,classic")
     ap.add_argument("--combos", default="plain,+classic,>classic")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png, the shift knob's curve")
     args = ap.parse_args()
     r = load_bench_recipe(args.recipe)
     b = r.benchmark
@@ -128,6 +147,15 @@ def main():
                         run(route + ">classic", lambda s: real.extended(
                             classic_of(gen_for(s)[0], s), gen_for(s)[1], [f"g{i}" for i in range(sc.add.sum())]))
             result["scenarios"][name] = rows
+            none = np.mean(rows["none"]["balanced"])
+            curve = [{"knob": nov, "recognized": rows[route]["recognized"],
+                      "copy_rate": rows[route]["novelty"]["copy_rate"],
+                      "gain": 100 * (np.mean(rows[route]["balanced"]) - none)}
+                     for route in args.routes.split(",") for strategy, nov in [parse_route(route)]
+                     if strategy == "shift" and "balanced" in rows[route]]
+            if curve:
+                plots.novelty_curve(curve, args.out.removesuffix(".json") + f"-{name}.png",
+                                    f"shift: novelty knob, {r.name} {name}")
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
 

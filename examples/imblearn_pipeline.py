@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from skelgen.checkpoint import check_compatible, latest, load_checkpoint
 from skelgen.demo import write_demo
 from skelgen.errors import SkelgenError
+from skelgen.generation_config import STRATEGIES, GenerationConfig
 from skelgen.io.dataset import SkeletonFile
 from skelgen.sampler import SkelgenSampler, load_prepared
 
@@ -56,7 +57,7 @@ def demo_checkpoint(data: Path) -> Path:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None, help="a TAHAR checkpoint trained on the demo layout")
-    ap.add_argument("--strategy", default="sample", choices=["sample", "interpolate", "gaussian"])
+    ap.add_argument("--strategy", default=GenerationConfig.strategy, choices=STRATEGIES)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 

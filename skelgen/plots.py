@@ -464,3 +464,28 @@ def gain_chart(per_class_gain: dict, class_names, out_png, ylabel: str = "gain o
     ax.tick_params(axis="x", rotation=90, labelsize=6 if k > 20 else 7)
     fig.tight_layout()
     return _save(fig, out_png)
+
+
+@_styled
+def novelty_curve(points: list[dict], out_png, title: str = "") -> Path:
+    """The faithfulness / novelty trade of a generation knob: ``points`` hold ``knob``,
+    ``recognized`` and ``copy_rate`` (fractions) and optionally ``gain`` (balanced points over no
+    change); one marker per knob value, labelled with it."""
+    if not points:
+        raise SkelgenError("novelty_curve needs at least one point")
+    fig = _figure(8.5 if any("gain" in p for p in points) else 4.3, 3.2)
+    axes = fig.subplots(1, 2 if any("gain" in p for p in points) else 1, squeeze=False)[0]
+    copy = [100 * p["copy_rate"] for p in points]
+    panels = [("recognized", "recognized as their class (%)", 100)] + \
+        ([("gain", "balanced accuracy over no change (points)", 1)] if len(axes) > 1 else [])
+    for ax, (key, label, scale) in zip(axes, panels):
+        ys = [scale * p[key] for p in points]
+        ax.plot(copy, ys, "o-", color=METHOD_COLORS[0])
+        for x, y, p in zip(copy, ys, points):
+            ax.annotate(f"{p['knob']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xlabel("copy rate (%, nearer a training sequence than 95 % of real takes)", fontsize=7)
+        ax.set_ylabel(label)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out_png)

@@ -140,7 +140,7 @@ def test_tiny_benchmark_has_every_method_and_scenario(bench):
         assert list(saved["results"][sc]) == list(M.METHODS)
         for r in saved["results"][sc].values():
             assert 0 <= r["balanced"]["mean"] <= 1 and len(r["per_class"]) == 8
-        assert set(saved["quality"][sc]) == {"real", "sample", "interpolate", "gaussian"}
+        assert set(saved["quality"][sc]) == {"real", "shift", "interpolate", "sample"}
         real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
         assert all(np.isfinite(v["mean"]) for m, v in real.items() if m != "diversity_ratio")
     for name in ("results.md", "accuracy-balanced.png", "gain-lt100.png", "quality-fid.png"):
@@ -192,7 +192,7 @@ def test_generators_are_cached(bench, splits, demo, monkeypatch):
 def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
     ckpt = bench[2]["scenarios"]["full"]["generator"]["checkpoint"]
     r = quality_report(ckpt, str(demo), n=24, seeds=(0, 1), out=tmp_path, evaluator_epochs=1, show_progress=False)
-    assert set(r["rows"]) == {"real", "sample", "interpolate", "gaussian"}
+    assert set(r["rows"]) == {"real", "shift", "interpolate", "sample"}
     assert r["rows"]["real"]["fid"]["ci95"] is not None
     assert (tmp_path / "quality.json").is_file() and (tmp_path / "quality.md").is_file()
 
