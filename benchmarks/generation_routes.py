@@ -16,6 +16,7 @@ evaluator trained on all real training sequences recognizes their class, and the
 
     python benchmarks/generation_routes.py RECIPE.toml --routes shift:0.5,shift:1,interpolate \
         --out routes.json
+    python benchmarks/generation_routes.py --curve A.json B.json --out curve.png   # one curve, merged
 """
 from __future__ import annotations
 
@@ -74,14 +75,39 @@ def classic_of(x: np.ndarray, seed: int) -> np.ndarray:
                            torch.Generator().manual_seed(seed)).numpy()
 
 
+def knob_curve(rows: dict) -> list[dict]:
+    """The shift routes of one scenario's rows as novelty_curve points, by knob value."""
+    none = np.mean(rows["none"]["balanced"])
+    points = [{"knob": nov, "recognized": row["recognized"], "copy_rate": row["novelty"]["copy_rate"],
+               "gain": 100 * (np.mean(row["balanced"]) - none)}
+              for route, row in rows.items() if "recognized" in row and "balanced" in row
+              for strategy, nov in [parse_route(route)] if strategy == "shift"]
+    return sorted(points, key=lambda p: p["knob"])
+
+
+def merged_curve(paths: list[str], out: str):
+    """One knob curve per scenario from several result files of one recipe."""
+    merged: dict[str, dict] = {}
+    for path in paths:
+        with open(path) as f:
+            result = json.load(f)
+        for name, rows in result["scenarios"].items():
+            merged.setdefault(name, {}).update(rows)
+    for name, rows in merged.items():
+        plots.novelty_curve(knob_curve(rows), out.removesuffix(".png") + f"-{name}.png", f"shift: novelty knob, {name}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("recipe")
+    ap.add_argument("recipe", nargs="?")
+    ap.add_argument("--curve", nargs="+", help="result files to merge into one knob curve (no training)")
     ap.add_argument("--routes", default="shift:1,interpolate")
     ap.add_argument("--baselines", default="none,oversample,smote,classic")
     ap.add_argument("--combos", default="plain,+classic,>classic")
     ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png, the shift knob's curve")
     args = ap.parse_args()
+    if args.curve:
+        return merged_curve(args.curve, args.out)
     r = load_bench_recipe(args.recipe)
     b = r.benchmark
     with torch_threads(b.threads), SkeletonFile(b.data or demo_data(b)) as sf:
@@ -147,12 +173,7 @@ def main():
                         run(route + ">classic", lambda s: real.extended(
                             classic_of(gen_for(s)[0], s), gen_for(s)[1], [f"g{i}" for i in range(sc.add.sum())]))
             result["scenarios"][name] = rows
-            none = np.mean(rows["none"]["balanced"])
-            curve = [{"knob": nov, "recognized": rows[route]["recognized"],
-                      "copy_rate": rows[route]["novelty"]["copy_rate"],
-                      "gain": 100 * (np.mean(rows[route]["balanced"]) - none)}
-                     for route in args.routes.split(",") for strategy, nov in [parse_route(route)]
-                     if strategy == "shift" and "balanced" in rows[route]]
+            curve = knob_curve(rows)
             if curve:
                 plots.novelty_curve(curve, args.out.removesuffix(".json") + f"-{name}.png",
                                     f"shift: novelty knob, {r.name} {name}")
