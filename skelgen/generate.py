@@ -32,6 +32,7 @@ from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
 from .preprocess import normalize, resample, view_frame
 
+
 @dataclass
 class ClassBank:
     """What generation conditions on: the real sequences of each class, embedded.
@@ -48,7 +49,7 @@ class ClassBank:
     origins: np.ndarray | None = None
     rotations: np.ndarray | None = None
     inputs: np.ndarray | None = None
-    _gauss: dict = field(default_factory=dict, repr=False)
+    _fitted: dict = field(default_factory=dict, repr=False)
 
     def members(self, c: int) -> np.ndarray:
         idx = np.flatnonzero(self.labels == c)
@@ -57,25 +58,25 @@ class ClassBank:
         return idx
 
     def gaussian(self, c: int):
-        if c not in self._gauss:
+        if c not in self._fitted:
             e = self.embeddings[self.members(c)]
             cov = LedoitWolf().fit(e).covariance_ if len(e) > 1 else np.zeros((e.shape[1],) * 2)
-            self._gauss[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
-        return self._gauss[c]
+            self._fitted[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
+        return self._fitted[c]
 
     def within_class(self) -> np.ndarray:
         """Cholesky factor (D, D) of the within-class covariance of the embeddings, pooled over
         every class with 2+ members (Ledoit-Wolf shrinkage); zeros if no class has two."""
-        if "within" not in self._gauss:
+        if "within" not in self._fitted:
             d = self.embeddings.shape[1]
             centered = [self.embeddings[self.labels == c] - self.embeddings[self.labels == c].mean(0)
                         for c in np.unique(self.labels) if (self.labels == c).sum() > 1]
             if centered:
                 cov = LedoitWolf().fit(np.concatenate(centered)).covariance_
-                self._gauss["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d))
+                self._fitted["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d))
             else:
-                self._gauss["within"] = np.zeros((d, d))
-        return self._gauss["within"]
+                self._fitted["within"] = np.zeros((d, d))
+        return self._fitted["within"]
 
 
 def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
