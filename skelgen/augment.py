@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from .errors import SkelgenError
+
 
 def random_rotation(batch: int, max_angle: float, gen: torch.Generator) -> torch.Tensor:
     """(B, 3, 3) rotations with angles about x, y and z drawn from U(-max_angle, max_angle)."""
@@ -43,11 +45,15 @@ def augment(x: torch.Tensor, gen: torch.Generator, *, rotate: float = 0.3, scale
 
 def mask_frames_joints(x: torch.Tensor, gen: torch.Generator, frame_rate: float = 0.8,
                        joint_rate: float = 0.8, lengths: torch.Tensor | None = None,
-                       full_rate: float = 0.0):
-    """Zero whole frames and, per sample, one whole joint; return ``(x_masked, mask)``.
+                       full_rate: float = 0.0, joint_mode: str = "one"):
+    """Zero whole frames and whole joints; return ``(x_masked, mask)``.
 
-    x: (B, T, M, V, C). Each valid frame is masked with probability ``frame_rate``; with
-    probability ``joint_rate`` a sample also loses one random joint (every person, every frame).
+    x: (B, T, M, V, C). Each valid frame is masked with probability ``frame_rate``. Joints, as
+    the paper's two sentences can be read ("for joint masking, we choose to set one joint in all
+    frames to zero"; "we choose joint and frame masking rates to 0.8"): ``joint_mode="one"``,
+    with probability ``joint_rate`` a sample loses one random joint; ``"each"``, every joint of a
+    sample is lost independently with probability ``joint_rate``. A lost joint is zeroed in
+    every person and every frame.
     With probability ``full_rate`` a sample is masked entirely, so the decoder must rebuild it
     from [CLS] alone: exactly the situation of generation (an extension; the paper has 0).
     mask: (B, T, M, V) bool, True where the decoder input was zeroed (padding is never masked).
@@ -56,16 +62,29 @@ def mask_frames_joints(x: torch.Tensor, gen: torch.Generator, frame_rate: float 
     frame = torch.rand(b, t, generator=gen) < frame_rate  # (B, T)
     if full_rate > 0:
         frame |= (torch.rand(b, 1, generator=gen) < full_rate)
-    which = torch.randint(0, v, (b,), generator=gen)
-    has_joint = torch.rand(b, generator=gen) < joint_rate
-    joint = torch.zeros(b, v, dtype=torch.bool)
-    joint[torch.arange(b), which] = has_joint  # (B, V)
+    if joint_mode not in ("one", "each"):
+        raise SkelgenError(f"joint mask mode must be 'one' or 'each', not {joint_mode!r}")
+    if joint_mode == "each":
+        joint = torch.rand(b, v, generator=gen) < joint_rate  # (B, V)
+    else:
+        which = torch.randint(0, v, (b,), generator=gen)
+        has_joint = torch.rand(b, generator=gen) < joint_rate
+        joint = torch.zeros(b, v, dtype=torch.bool)
+        joint[torch.arange(b), which] = has_joint  # (B, V)
     mask = frame[:, :, None, None] | joint[:, None, None, :]
     mask = mask.expand(b, t, m, v)
     if lengths is not None:
         mask = mask & (torch.arange(t)[None, :] < lengths[:, None])[:, :, None, None]
     mask = mask.to(x.device)
     return x.masked_fill(mask[..., None], 0.0), mask
+
+
+def decoder_input(x: torch.Tensor, gen: torch.Generator, aug, lengths: torch.Tensor | None = None):
+    """The decoder's training input, built in this one place from a recipe's [augment] table
+    ``aug`` (recipe.AugmentConfig): x (B, T, M, V, C) augmented (rotation, scale, sparse noise),
+    then masked. Returns ``(x_dec, mask)`` as ``mask_frames_joints`` does."""
+    x_dec = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=aug.noise_prob, noise_std=aug.noise_std)
+    return mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask, lengths, aug.full_mask, aug.joint_mask_mode)
 
 
 def temporal_crop(x: torch.Tensor, gen: torch.Generator, min_ratio: float = 0.8) -> torch.Tensor:

@@ -40,10 +40,15 @@ class DataConfig:
 class AugmentConfig:
     rotate: float = 0.3       # max rotation about each axis, radians
     scale: float = 0.1        # per-axis scale in 1 +- scale
-    noise_prob: float = 0.1   # probability that a joint position gets Gaussian noise
-    noise_std: float = 0.05   # that noise's standard deviation, metres
+    noise_prob: float = 0.1   # probability that a joint position gets Gaussian noise: our reading of
+                              # the paper's "noise probability" 0.1 (its Table 1, "Noise" column)
+    noise_std: float = 0.05   # that noise's standard deviation, metres (the paper gives none)
     frame_mask: float = 0.8   # probability that a frame is zeroed in the decoder input
-    joint_mask: float = 0.8   # probability that a sample loses one joint in every frame
+    joint_mask: float = 0.8   # joint masking rate ("we choose joint and frame masking rates to 0.8")
+    joint_mask_mode: str = "one"  # how joint_mask is read: "one", a sample loses one joint in all
+                              # frames with that probability ("for joint masking, we choose to set
+                              # one joint in all frames to zero", section 3.3: the paper's recipes);
+                              # "each", every joint is lost with that probability
     full_mask: float = 0.0    # probability that a sample's decoder input is masked entirely
                               # (not in the paper; teaches the decoder to generate from [CLS])
     encoder: bool = False     # also rotate and scale the encoder's input (and so the target);
@@ -109,10 +114,13 @@ class Recipe:
         if type(value) is not type(default):
             raise SkelgenError(f"recipe key {dotted} takes a {type(default).__name__}, "
                                f"got {value!r}")
+        if dotted in _CHOICES and value not in _CHOICES[dotted]:
+            raise SkelgenError(f"recipe key {dotted} takes one of {', '.join(_CHOICES[dotted])}, not {value!r}")
         setattr(section, key, value)
 
 
 _TABLES = ("model", "data", "augment", "train")
+_CHOICES = {"augment.joint_mask_mode": ("one", "each")}  # string keys with a fixed set of values
 
 
 def available_recipes() -> list[str]:

@@ -44,14 +44,14 @@ def pick_sample(sf: SkeletonFile, index: int | None = None, sample_id: str | Non
 
 
 def decoder_input(x: torch.Tensor, augment_cfg: dict, seed: int):
-    """The training decoder input of x (B, T, M, V, C): (x_dec, mask (B, T, M, V), True = masked)."""
-    from .augment import augment, mask_frames_joints
-    gen = torch.Generator().manual_seed(seed)
-    a = augment_cfg
-    x_dec = augment(x, gen, rotate=a["rotate"], scale=a["scale"], noise_prob=a["noise_prob"],
-                    noise_std=a["noise_std"])
-    x_dec, mask = mask_frames_joints(x_dec, gen, a["frame_mask"], a["joint_mask"])
-    return x_dec, mask
+    """The training decoder input of x (B, T, M, V, C), as training builds it but never fully
+    masked (the figure shows what the decoder reads): (x_dec, mask (B, T, M, V), True = masked)."""
+    from dataclasses import replace
+
+    from .augment import decoder_input as build
+    from .recipe import AugmentConfig
+    known = {k: v for k, v in augment_cfg.items() if k in AugmentConfig.__dataclass_fields__}
+    return build(x, torch.Generator().manual_seed(seed), replace(AugmentConfig(**known), full_mask=0.0))
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .augment import augment, mask_frames_joints
+from .augment import augment, decoder_input
 from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
 from .errors import SkelgenError
 from .io.atomic import check_folder, make_folder
@@ -92,8 +92,7 @@ def train_step(objective, x, gen, aug, bf16: bool, device):
     masked copy; the loss counts masked positions (all positions when masking is off)."""
     if aug.encoder:
         x = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=0.0)
-    x_dec = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=aug.noise_prob, noise_std=aug.noise_std)
-    x_dec, mask = mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask, full_rate=aug.full_mask)
+    x_dec, mask = decoder_input(x, gen, aug)
     masking = aug.frame_mask > 0 or aug.joint_mask > 0
     with autocast(device, bf16):
         return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None)

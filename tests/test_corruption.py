@@ -1,0 +1,63 @@
+"""The decoder's corruption, pinned: masked fractions and noise statistics on fixed seeds, both
+readings of the paper's joint masking, and one builder of the decoder input for every caller."""
+import numpy as np
+import pytest
+import torch
+
+from skelgen.augment import augment, decoder_input, mask_frames_joints
+from skelgen.errors import SkelgenError
+from skelgen.recipe import AugmentConfig, Recipe
+
+B, T, M, V = 2000, 16, 1, 25
+
+
+def ones():
+    return torch.ones(B, T, M, V, 3)
+
+
+def test_one_joint_a_sample_reading():
+    _, mask = mask_frames_joints(ones(), torch.Generator().manual_seed(0), frame_rate=0.0, joint_rate=0.8)
+    lost = mask.all(dim=(1, 2))  # (B, V): joints lost in every frame and person
+    assert lost.sum(1).max() == 1  # never more than one joint a sample
+    assert lost.any(1).float().mean().item() == pytest.approx(0.8, abs=0.03)
+
+
+def test_each_joint_with_the_rate_reading():
+    _, mask = mask_frames_joints(ones(), torch.Generator().manual_seed(0), frame_rate=0.0, joint_rate=0.8,
+                                 joint_mode="each")
+    lost = mask.all(dim=(1, 2))
+    assert lost.float().mean().item() == pytest.approx(0.8, abs=0.01)
+    assert (mask == lost[:, None, None, :]).all()  # a lost joint is lost in every frame
+
+
+def test_frame_masking_rate_and_zeroing():
+    x, mask = mask_frames_joints(ones(), torch.Generator().manual_seed(1), frame_rate=0.8, joint_rate=0.0)
+    frames = mask.all(dim=(2, 3))  # (B, T)
+    assert frames.float().mean().item() == pytest.approx(0.8, abs=0.01)
+    assert (x[mask] == 0).all() and (x[~mask] == 1).all()
+    with pytest.raises(SkelgenError, match="joint mask mode"):
+        mask_frames_joints(ones(), torch.Generator(), joint_mode="some")
+
+
+def test_noise_probability_and_std():
+    y = augment(ones(), torch.Generator().manual_seed(2), rotate=0.0, scale=0.0, noise_prob=0.1, noise_std=0.05)
+    moved = (y - 1).abs().sum(-1) > 0  # (B, T, M, V)
+    assert moved.float().mean().item() == pytest.approx(0.1, abs=0.005)
+    assert (y - 1)[moved].std().item() == pytest.approx(0.05, rel=0.03)
+
+
+def test_training_and_reconstruct_build_the_same_decoder_input():
+    from skelgen.reconstruct import decoder_input as for_figure
+    x = torch.randn(4, T, M, V, 3)
+    aug = AugmentConfig(joint_mask_mode="each")
+    a, mask_a = decoder_input(x, torch.Generator().manual_seed(5), aug)
+    b, mask_b = for_figure(x, vars(aug), seed=5)
+    assert torch.equal(a, b) and torch.equal(mask_a, mask_b)
+
+
+def test_the_mode_is_a_checked_recipe_key():
+    r = Recipe()
+    r.set("augment.joint_mask_mode", "each")
+    assert r.augment.joint_mask_mode == "each"
+    with pytest.raises(SkelgenError, match="one of one, each"):
+        r.set("augment.joint_mask_mode", "some")
