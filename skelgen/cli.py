@@ -181,10 +181,12 @@ def embed(checkpoint, data, split, out, overwrite):
 @click.option("--dropout", default=0.0, show_default=True, help="Linear probe: dropout on the embedding.")
 @click.option("--noise", default=0.0, show_default=True, help="Linear probe: Gaussian noise std on the embedding.")
 @click.option("--epochs", default=30, show_default=True, help="Linear probe epochs.")
-@click.option("--lr", default=1e-4, show_default=True, help="Linear probe learning rate.")
+@click.option("--lr", type=float, default=None,
+              help="Linear probe learning rate, fixed (default: chosen on val_train -> val_test where the "
+                   "data has them, else the paper's 1e-4).")
 @click.option("--choose-lr-on", nargs=2, default=None, metavar="FIT_SPLIT SCORE_SPLIT",
-              help="Choose the linear probe's learning rate (1e-4 to 1e-1) on a validation pair of "
-                   "splits instead, e.g. val_train val_test (NW-UCLA: view 1 -> view 2).")
+              help="Choose the linear probe's learning rate (1e-4 to 1e-1) on this validation pair of "
+                   "splits (default: val_train val_test where the data has them).")
 @click.option("--out", type=click.Path(), default=None, help="Folder for the JSON, confusion and t-SNE PNGs.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -193,9 +195,10 @@ def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, no
     """1-NN and linear evaluation of the frozen encoder (the paper's protocols)."""
     from .evaluate import report
     checkpoint, data = resolve_run(checkpoint, data)
-    probe = {"dropout": dropout, "noise": noise, "epochs": epochs, "lr": lr, "seed": seed}
+    probe = {"dropout": dropout, "noise": noise, "epochs": epochs, "seed": seed, **({} if lr is None else {"lr": lr})}
+    choose = choose_lr_on or ("auto" if lr is None else None)  # a fixed --lr is used as given
     result = report(checkpoint, data, protocol, k=k, train_split=train_split, test_split=test_split,
-                    probe=probe, choose_lr_on=choose_lr_on, out_dir=out)
+                    probe=probe, choose_lr_on=choose, out_dir=out)
     lines = [f"{name:<16} top-1 {r['top1'] * 100:5.1f} %   class-balanced {r['balanced'] * 100:5.1f} %"
              for name, r in result.items() if isinstance(r, dict) and "top1" in r]
     if "lr_choice" in result.get("linear", {}):

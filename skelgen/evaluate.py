@@ -118,6 +118,7 @@ def linear_probe(train_x, train_y, test_x, num_classes: int, *, epochs: int = 30
 
 
 PROBE_LRS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the paper's 1e-4 and larger steps
+VALIDATION_SPLITS = ("val_train", "val_test")  # a pair carved from the training data, by convention
 
 
 def choose_probe_lr(model, state, sf: SkeletonFile, splits: tuple[str, str], probe: dict | None = None,
@@ -135,16 +136,21 @@ def choose_probe_lr(model, state, sf: SkeletonFile, splits: tuple[str, str], pro
 def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", *, k: int = 1,
                         metrics=("cosine", "euclidean"), train_split: str = "train",
                         test_split: str = "test", probe: dict | None = None,
-                        choose_lr_on: tuple[str, str] | None = None, show_progress=False) -> dict:
+                        choose_lr_on: tuple[str, str] | str | None = "auto", show_progress=False) -> dict:
     """1-NN and/or linear evaluation of a frozen model on ``sf``; a JSON-ready dict with
     embeddings of the test split under ``_test`` for plotting. ``choose_lr_on``: a validation
     pair of splits (fit, score) on which the linear probe's learning rate is chosen first
-    (choose_probe_lr); it may not share a sample with the test split."""
+    (choose_probe_lr); it may not share a sample with the test split. "auto" (the default):
+    VALIDATION_SPLITS where the file has them apart from the test split, else the probe's lr."""
     if protocol not in ("knn", "linear", "both"):
         raise SkelgenError(f"--protocol must be knn, linear or both, not {protocol!r}")
     k_classes = len(sf.classes)
     test_idx = sf.indices(test_split)  # an unknown split fails before any work
     sf.indices(train_split)
+    if choose_lr_on == "auto":
+        choose_lr_on = VALIDATION_SPLITS if all(
+            name in sf.splits and not np.intersect1d(sf.splits[name], test_idx).size
+            for name in VALIDATION_SPLITS) else None
     for split in choose_lr_on or ():
         if np.intersect1d(sf.indices(split), test_idx).size:
             raise SkelgenError(f"split {split!r} shares samples with the test split {test_split!r}; choose the "

@@ -107,3 +107,11 @@ def test_probe_lr_is_chosen_on_validation_splits_never_on_test(trained, demo_fil
     bad = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(trained), "--data", str(data),
                                     "--choose-lr-on", "val_train", "test"])
     assert bad.exit_code != 0 and "shares samples with the test split" in bad.output
+    run = lambda *extra: json.loads((r := CliRunner().invoke(main, [
+        "evaluate", "--checkpoint", str(trained), "--data", str(data), "--protocol", "linear", "--epochs", "10",
+        "--json", *extra])).output[r.output.index("{"):])["linear"]
+    assert run()["lr_choice"] == choice  # by default where the data has val_train and val_test
+    assert "lr_choice" not in run("--lr", "0.01")  # a fixed --lr is used as given
+    assert "lr_choice" not in json.loads((r := CliRunner().invoke(main, [  # no validation splits: the paper's lr
+        "evaluate", "--checkpoint", str(trained), "--data", str(demo_file), "--protocol", "linear", "--epochs", "10",
+        "--json"])).output[r.output.index("{"):])["linear"]
