@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .errors import SkelgenError
-from .io.atomic import AtomicPath
+from .io.atomic import AtomicPath, note_input
 from .layouts import Layout
 from .model import ModelConfig, build_model
 
@@ -20,13 +20,14 @@ LATEST = Path("runs") / "latest.json"  # where `pretrain` records its checkpoint
 
 
 def save_checkpoint(state: dict, path: str | Path):
-    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
-    with AtomicPath(path, overwrite=True) as tmp:
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact);
+    a resumed run replaces the checkpoint it started from."""
+    with AtomicPath(path, overwrite=True, updates_input=True) as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
+    path = note_input(path)
     if not path.is_file():
         raise SkelgenError(f"checkpoint {path} not found; run `skelgen pretrain` first or pass --checkpoint")
     if not zipfile.is_zipfile(path):  # torch.save writes zip archives; anything else is not ours

@@ -176,10 +176,10 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
 
     from .checkpoint import check_compatible, load_model
     from .io.atomic import AtomicPath, check_output
+    check_output(out, overwrite)
     suffix = Path(out).suffix
     if suffix not in (".npz", ".h5", ".hdf5"):  # checked before the work, as is the output path
         raise SkelgenError(f"--out must end in .npz or .h5, not {suffix!r}")
-    check_output(out, overwrite)
     model, state = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         if sf.layout.name == state["layout"]["name"]:

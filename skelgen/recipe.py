@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SkelgenError
+from .io.atomic import note_input
 from .model import ModelConfig
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -117,6 +118,7 @@ def read_recipe_file(name_or_path: str, kind: str = "recipe", pattern: str = "*.
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob(pattern)))
         raise SkelgenError(f"unknown {kind} {name_or_path!r}; available: {names} (or give a .toml path)")
+    note_input(path)
     try:
         return path, tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:

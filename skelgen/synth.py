@@ -12,8 +12,8 @@ import numpy as np
 from .checkpoint import check_compatible, load_model
 from .errors import SkelgenError
 from .generate import GenerationConfig, make_bank, synthesize
-from .io.atomic import check_output
-from .io.dataset import DatasetWriter, SkeletonFile
+from .io.atomic import check_output, check_space, guarded
+from .io.dataset import DatasetWriter, SkeletonFile, sample_bytes
 from .progress import Progress
 
 
@@ -62,6 +62,7 @@ def write_generated(writer: DatasetWriter, batches, label: int, state, code: str
     return written
 
 
+@guarded
 def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None = None, seed: int = 0,
           split: str = "train", overwrite: bool = False, show_progress: bool = True) -> dict:
     """Write ``n`` generated sequences of one class to a new dataset file ``out``."""
@@ -71,6 +72,8 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
     check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
+        # an absurd --n (10**12) or one the disk cannot hold is refused before any work
+        check_space(out, n * sample_bytes(sf.shape[1], max(state["data"]["frames"], sf.shape[2]), *sf.shape[3:]))
         c = sf.classes.resolve(class_key)
         code = sf.classes.codes[c]
         bank = class_bank(model, state, sf, split)
@@ -80,7 +83,7 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
         max_frames = max(state["data"]["frames"], int(bank.lengths.max()))
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
-                           overwrite=overwrite) as w, \
+                           overwrite=overwrite, expected_samples=n) as w, \
                 Progress(n, f"synth {code}", "seq", enabled=show_progress) as bar:
             written = write_generated(w, synthesize(model, state, bank, c, n, cfg, seed), c, state, code, bar)
             w.set_split(split, np.arange(written))
@@ -98,6 +101,7 @@ def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy) -> di
     return {int(k): int(v) for k, v in add.items() if v > 0}
 
 
+@guarded
 def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: str = "train",
               cfg: GenerationConfig | None = None, seed: int = 0, overwrite: bool = False,
               show_progress: bool = True) -> dict:
@@ -107,8 +111,6 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     """
     cfg = cfg or GenerationConfig()
     out = Path(out) if out else Path(data).with_suffix(".rebalanced.h5")
-    if Path(out).resolve() == Path(data).resolve():
-        raise SkelgenError("--out must differ from the input; the input is never modified")
     check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
@@ -124,7 +126,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
         total = sum(add.values())
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
-                           overwrite=overwrite) as w:
+                           overwrite=overwrite, expected_samples=len(sf) + total) as w:
             ids = sf.ids
             for s in range(0, len(sf), 1024):  # copy the real samples in chunks, unchanged
                 idx = np.arange(s, min(s + 1024, len(sf)))

@@ -6,6 +6,7 @@ an uninterrupted one, and no generator state needs saving.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -22,7 +23,7 @@ import torch.distributed as dist
 from .augment import augment, mask_frames_joints
 from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
 from .errors import SkelgenError
-from .io.atomic import check_folder, make_folder
+from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
 from .model import ModelConfig, build_model
 from .preprocess import prepare_file
@@ -99,6 +100,7 @@ def train_step(objective, x, gen, aug, bf16: bool, device):
         return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None)
 
 
+@guarded
 def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = False,
              show_progress: bool = True, stop_after: int | None = None, record: bool = True) -> Path:
     """Train ``recipe`` on the file ``data``; returns the checkpoint path (``out_dir/checkpoint.pt``).
@@ -106,7 +108,20 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     ``stop_after`` ends the run after that many epochs (as an interruption would), for testing.
     ``record`` makes it the default checkpoint of later commands (runs/latest.json).
     Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel; rank 0 writes all files.
+    A run that fails or is stopped before its first checkpoint leaves no empty folder behind.
     """
+    fresh = not Path(out_dir).exists()
+    try:
+        return _pretrain(recipe, data, out_dir, resume, show_progress, stop_after, record)
+    except BaseException:
+        if fresh:
+            with contextlib.suppress(OSError):
+                Path(out_dir).rmdir()  # only if empty: a checkpoint already written stays resumable
+        raise
+
+
+def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show_progress: bool,
+              stop_after: int | None, record: bool) -> Path:
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device()
     if device.type == "cpu":
@@ -148,6 +163,8 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"]
+    if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
+        check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
     objective = Objective(model)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
@@ -207,7 +224,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
 
 def read_log(run: str | Path) -> list[dict]:
     """The per-epoch rows of a run folder's log.jsonl."""
-    path = Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run)
+    path = note_input(Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run))
     if not path.is_file():
         raise SkelgenError(f"no training log at {path}; give a run folder written by `skelgen pretrain`")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

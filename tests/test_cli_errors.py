@@ -21,6 +21,7 @@ from skelgen.cli import main
 from skelgen.demo import write_demo
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
 from skelgen.io.npz import export_npz
+from skelgen.io.pyskl import export_pyskl
 from skelgen.layouts import KINECT20, NTU25, joint_map
 from skelgen.train import pretrain
 
@@ -107,6 +108,7 @@ def inputs(tmp_path_factory) -> Path:
     other_layout(good, d / "kinect.h5")
 
     export_npz(good, d / "good.npz")
+    export_pyskl(good, d / "good.pkl")
     arrays = dict(np.load(d / "good.npz"))
     for name, key, index, value in (("nan.npz", "x", (0, 0, 0, 0, 0), np.nan), ("empty.npz", "lengths", 0, 0),
                                     ("label.npz", "labels", 0, -1)):
@@ -211,6 +213,7 @@ def case(name, cmdline, message, existing=()):
 
 
 SYNTH = "synth --checkpoint {ck} --data {good} --class A008"
+ONTO = "is an input of this command.*; writing there would destroy it, choose another --out"
 CASES = [
     # missing or damaged files other than datasets
     case("convert-npz-missing", "convert npz {i}/missing.npz --out out/x.h5", "no such file"),
@@ -282,8 +285,19 @@ CASES = [
     case("plot-log-exists", "plot-log {i}/run --out out/c.png", "already exists; pass --overwrite", ["out/c.png"]),
     case("pretrain-exists", "pretrain --data {good} --recipe {i}/tiny.toml --out out/run",
          "exists; pass --resume", ["out/run/checkpoint.pt"]),
-    case("rebalance-onto-input", "rebalance {good} --checkpoint {ck} --out {good} --overwrite",
-         "--out must differ from the input"),
+    # an output onto an input (data, checkpoint, recipe, log), by any path: refused, never replaced
+    case("rebalance-onto-input", "rebalance {good} --checkpoint {ck} --out {good} --overwrite", ONTO),
+    case("synth-onto-data", SYNTH + " --n 2 --out {good} --overwrite", ONTO),
+    case("synth-onto-checkpoint", SYNTH + " --n 2 --out {ck} --overwrite", ONTO),
+    case("synth-onto-data-relative", SYNTH + " --n 2 --out {i}/run/../good.h5 --overwrite", ONTO),
+    case("export-onto-data", "export {good} npz --out {good} --overwrite", ONTO),
+    case("export-pyskl-onto-data", "export {good} pyskl --out {good} --overwrite", ONTO),
+    case("convert-onto-source", "convert pyskl {i}/good.pkl --out {i}/good.pkl --overwrite", ONTO),
+    case("convert-npz-onto-source", "convert npz {i}/good.npz --out {i}/good.npz --overwrite", ONTO),
+    case("embed-onto-data", "embed --checkpoint {ck} --data {good} --out {good} --overwrite", ONTO),
+    case("embed-onto-checkpoint", "embed --checkpoint {ck} --data {good} --out {ck} --overwrite", ONTO),
+    case("plot-log-onto-log", "plot-log {i}/run --out {i}/run/log.jsonl --overwrite", ONTO),
+
     # an output folder that does not exist
     case("convert-no-folder", "convert npz {i}/good.npz --out nowhere/x.h5", "folder nowhere does not exist"),
     case("export-no-folder", "export {good} npz --out nowhere/x.npz", "folder nowhere does not exist"),
@@ -333,6 +347,15 @@ def test_resume_with_data_of_another_layout(inputs):
     shutil.copytree(inputs / "run", "out/run")
     check_refused("pretrain --data {i}/kinect.h5 --recipe {i}/tiny.toml --out out/run --resume",
                   "trained on layout 'ntu25' but .*kinect.h5 uses 'kinect20'", inputs)
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_output_through_a_link_onto_the_input(inputs, link):
+    """An --out that is another name of the input (a symbolic or hard link) is refused too."""
+    os.symlink(inputs / "good.h5", "out/alias.h5") if link == "symlink" else os.link(inputs / "good.h5", "out/alias.h5")
+    check_refused("export out/alias.h5 npz --out {good} --overwrite", ONTO, inputs)
+    check_refused("synth --checkpoint {ck} --data {good} --class A008 --n 2 --out out/alias.h5 --overwrite", ONTO,
+                  inputs)
 
 
 def test_malicious_pickle_through_the_cli(inputs):

@@ -75,7 +75,7 @@ def test_killed_synth_leaves_no_output(inputs, sig):
     data, ckpt = inputs
     given = sha256(data), sha256(ckpt)
     Path("out").mkdir()
-    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 10_000_000,
+    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 1_000_000,
                  "--out", "out/s.h5")
     wait_for(lambda: "synth A008 [" in stderr(), proc)  # the bar moves once a batch is written
     interrupt(proc, sig)

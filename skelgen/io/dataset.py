@@ -14,7 +14,9 @@ Layout of the file (``schema_version`` 1), N samples, M persons, T frames, V joi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import torch
 from ..errors import SkelgenError
 from ..layouts import Layout
 from ..preprocess import prepare
-from .atomic import AtomicPath
+from .atomic import MB, AtomicPath, no_space, note_input
 
 SCHEMA_VERSION = 1
 FRAMES = ("raw", "normalized")
@@ -75,7 +77,7 @@ class SkeletonFile:
     unless asked (``read``)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = note_input(path)
         if not self.path.is_file():
             raise SkelgenError(f"{self.path}: no such file; check the path")
         try:
@@ -245,6 +247,18 @@ class SkeletonDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[k])
 
 
+def sample_bytes(persons: int, frames: int, joints: int, channels: int = 3) -> int:
+    """About how many bytes one sample takes in a file: its coordinates and its id, label and
+    provenance (compression is not counted on: generated coordinates barely compress)."""
+    return persons * frames * joints * channels * 4 + 512
+
+
+def expected_size(sf: "SkeletonFile") -> int:
+    """About how many bytes a copy of ``sf``'s samples takes, trimmed to their lengths."""
+    n, m, _, v, c = sf.shape
+    return int(sf.lengths.sum()) * m * v * c * 4 + 512 * n
+
+
 def _strings(ds) -> list[str]:
     return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[:]]
 
@@ -259,14 +273,19 @@ class DatasetWriter:
 
     def __init__(self, path, layout: Layout, codes, names, *, max_frames: int, max_persons: int = 1,
                  channels: int = 3, frame: str = "raw", units: str = "m", overwrite: bool = False,
-                 compression: str | None = "lzf"):
+                 compression: str | None = "lzf", expected_samples: int = 0):
         if frame not in FRAMES:
             raise SkelgenError(f"coordinate frame must be one of {FRAMES}, not {frame!r}")
         self.layout, self.max_frames, self.n = layout, int(max_frames), 0
         self.num_classes = len(codes)
         self._splits: dict[str, np.ndarray] = {}
-        self._out = AtomicPath(path, overwrite)
-        self._h5 = h5py.File(self._out.tmp, "w")
+        self._sample_bytes = sample_bytes(max_persons, self.max_frames, layout.num_joints, channels)
+        self._out = AtomicPath(path, overwrite, expected_samples * self._sample_bytes)
+        try:
+            self._h5 = h5py.File(self._out.tmp, "w")
+        except BaseException as e:
+            self._out.fail(e)
+            raise
         h = self._h5
         h.attrs.update(schema_version=SCHEMA_VERSION, layout=json.dumps(layout.to_dict()),
                        frame=frame, units=units)
@@ -297,6 +316,9 @@ class DatasetWriter:
             raise SkelgenError(f"labels must lie in 0..{self.num_classes - 1}")
         if not np.isfinite(x).all():
             raise SkelgenError("coordinates contain NaN or infinite values; clean the input first")
+        # HDF5 may crash on a full disk, so it never meets one: refuse the batch that would not fit
+        if shutil.disk_usage(self._out.tmp.parent).free < n * self._sample_bytes + 4 * MB:
+            raise no_space(self._out.tmp.parent, max(self._out.expected, (self.n + n) * self._sample_bytes))
         padded = np.zeros((n, *self._h5["x"].shape[1:]), np.float32)
         padded[:, : x.shape[1], : x.shape[2]] = x
         beyond = np.arange(padded.shape[2])[None, :] >= lengths[:, None]  # (n, T)
@@ -316,23 +338,27 @@ class DatasetWriter:
         self._splits[name] = np.sort(np.asarray(indices, np.int64))
 
     def close(self, ok: bool = True):
+        """Publish the file (``ok``) or delete it; a full disk becomes one clear error."""
         if self._h5 is None:
             return
+        h5, self._h5 = self._h5, None
         try:
             if ok:
                 for name, idx in self._splits.items():
-                    self._h5.create_dataset(f"splits/{name}", data=idx)
-        except BaseException:
-            ok = False
+                    h5.create_dataset(f"splits/{name}", data=idx)
+            h5.close()
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                h5.close()
+            self._out.fail(e)
             raise
-        finally:
-            self._h5.close()
-            self._h5 = None
-            self._out.commit() if ok else self._out.abort()
+        self._out.commit() if ok else self._out.abort()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
         self.close(ok=exc_type is None)
+        if exc is not None:
+            self._out.fail(exc)  # raises the one-line error in place of a full disk's
         return False

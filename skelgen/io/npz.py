@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import SkelgenError
 from ..layouts import BUILTIN, Layout, get_layout
-from .atomic import AtomicPath
-from .dataset import FRAMES, DatasetWriter, SkeletonFile
+from .atomic import AtomicPath, guarded, note_input
+from .dataset import FRAMES, DatasetWriter, SkeletonFile, expected_size
 from .pyskl import class_list, split_name, text
 
 
@@ -83,9 +83,10 @@ def _layout(arrays, layout, path) -> Layout:
     return given or stored
 
 
+@guarded
 def convert_npz(path, out, layout=None, overwrite: bool = False) -> dict:
     """Write an ``.npz`` archive (keys above) to a dataset file; returns counts."""
-    path = Path(path)
+    path = note_input(path)
     arrays = _load(path)
     lay = _layout(arrays, layout, path)
     for key in ("x", "lengths", "labels"):
@@ -124,9 +125,10 @@ def convert_npz(path, out, layout=None, overwrite: bool = False) -> dict:
     return {"samples": n, "classes": len(codes), **{k: len(v) for k, v in sorted(splits.items())}}
 
 
+@guarded
 def export_npz(skeleton_file_path, out_path, overwrite: bool = False) -> Path:
     """Write a dataset file as an ``.npz`` archive (keys above, compressed)."""
-    with AtomicPath(out_path, overwrite) as tmp, SkeletonFile(skeleton_file_path) as sf:
+    with SkeletonFile(skeleton_file_path) as sf, AtomicPath(out_path, overwrite, expected_size(sf)) as tmp:
         lay = sf.layout
         arrays = {"x": sf.read(), "lengths": sf.lengths, "labels": sf.labels,
                   "ids": np.array(sf.ids, dtype=str), "class_codes": np.array(sf.classes.codes, dtype=str),

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..errors import SkelgenError
 from ..layouts import Layout, get_layout
-from .atomic import AtomicPath
-from .dataset import DatasetWriter, SkeletonFile
+from .atomic import AtomicPath, guarded, note_input
+from .dataset import DatasetWriter, SkeletonFile, expected_size
 from .ntu import ACTIONS, CODES
 from .safe_pickle import safe_load
 
@@ -96,10 +96,11 @@ def _annotation(a, k, where, joints: int, hint: str) -> tuple[str, int, np.ndarr
     return text(a["frame_dir"], f"{where}: annotation {k}: frame_dir"), int(label), x
 
 
+@guarded
 def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool = False) -> dict:
     """Write a pyskl 3D pickle to a dataset file (coordinates as stored, frame "raw" unless the
     pickle is a skelgen export); returns counts."""
-    lay, where = get_layout(layout), Path(path)
+    lay, where = get_layout(layout), note_input(path)
     data = safe_load(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) \
             or not isinstance(data.get("split", {}), dict):
@@ -147,10 +148,11 @@ def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool =
             **{name: len(idx) for name, idx in sorted(splits.items())}}
 
 
+@guarded
 def export_pyskl(skeleton_file_path, out_path, overwrite: bool = False) -> Path:
     """Write a dataset file as a pyskl 3D pickle; persons that are all zero at the end of a
     sample are left out (pyskl keeps M per sample)."""
-    with AtomicPath(out_path, overwrite) as tmp, SkeletonFile(skeleton_file_path) as sf:
+    with SkeletonFile(skeleton_file_path) as sf, AtomicPath(out_path, overwrite, expected_size(sf)) as tmp:
         ids, annotations = sf.ids, []
         for i in range(len(sf)):
             x = sf.sample(i)
