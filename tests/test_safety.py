@@ -1,0 +1,168 @@
+"""Issue 15, data safety, driven as a user would (a subprocess, real signals, a real small tmpfs):
+no command destroys its input, a stop signal ends any command promptly with one line and no
+partial output, a killed run's temporary files are removed by the next run, and a full disk is
+one line with nothing left behind."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_recipe, tiny_recipe_file
+from skelgen.cli import main
+from skelgen.demo import write_demo
+from skelgen.train import pretrain
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """(data file, checkpoint trained on it for one epoch)"""
+    d = tmp_path_factory.mktemp("safety")
+    data = write_demo(d / "demo.h5", n_per_class=4, frames=16)
+    return data, pretrain(tiny_recipe(epochs=1), str(data), d / "run", show_progress=False, record=False)
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def cli(*args) -> list[str]:
+    return [sys.executable, "-m", "skelgen.cli", *map(str, args)]
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def assert_one_line(result: subprocess.CompletedProcess, pattern: str):
+    """Refused: exit 1, exactly one line on stderr matching ``pattern``, no traceback."""
+    import re
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+# -- 1. an output onto an input -------------------------------------------------------------------
+def test_output_onto_input_is_refused(inputs):
+    data, ckpt = inputs
+    given = sha256(data), sha256(ckpt)
+    os.symlink(data, "alias.h5")  # test_cli_errors tries every command, in-process
+    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 2, "--out", "alias.h5",
+                 "--overwrite")
+    assert_one_line(result, "is an input of this command.*; writing there would destroy it")
+    assert (sha256(data), sha256(ckpt)) == given
+    assert sorted(p.name for p in Path.cwd().iterdir()) == ["alias.h5"]
+    assert sorted(p.name for p in Path(data).parent.iterdir()) == ["demo.h5", "run"]
+
+
+# -- 2. stopping ----------------------------------------------------------------------------------
+def start(*args) -> subprocess.Popen:
+    err = open("stderr.txt", "w")
+    return subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=err, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def stderr() -> str:
+    return Path("stderr.txt").read_text()
+
+
+def wait_for(condition, proc, timeout: float = 60):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"it ended (exit {proc.returncode}) before it was stopped:\n{stderr()}"
+        assert time.monotonic() < end, stderr()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig, trials", [(signal.SIGINT, 2), (signal.SIGTERM, 1)], ids=["SIGINT", "SIGTERM"])
+def test_one_signal_stops_synth_at_once(inputs, sig, trials):
+    """Every trial: the first signal stops it (a KeyboardInterrupt swallowed in a weakref callback
+    is raised again at the next batch), within a couple of seconds, with one line, no partial file."""
+    data, ckpt = inputs
+    given = sha256(data), sha256(ckpt)
+    Path("out").mkdir()
+    for trial in range(trials):
+        proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 1_000_000,
+                     "--out", "out/s.h5")
+        wait_for(lambda: "synth A008 [" in stderr(), proc)
+        time.sleep(0.1 * trial)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        assert rc == 128 + sig, stderr()
+        assert took < 3, f"took {took:.1f} s to stop"
+        tail = stderr().replace("\r", "\n").splitlines()
+        assert tail[-1] == "skelgen: interrupted; no partial output was kept", stderr()
+        assert "Traceback" not in stderr() and "Exception ignored" not in stderr(), stderr()
+        assert list(Path("out").iterdir()) == []
+    assert (sha256(data), sha256(ckpt)) == given
+
+
+def test_absurd_count_is_refused_before_the_work(inputs):
+    data, ckpt = inputs
+    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 10**12, "--out", "s.h5")
+    assert_one_line(result, r"no space left on .*: needed about \d+ MB, .* MB free; .*ask for less")
+    assert list(Path.cwd().iterdir()) == []
+
+
+# -- 3. a full disk: a real small tmpfs -------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs (needs root; skipped elsewhere, where test_full_disk_mid_write stands in)."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_full_disk_is_one_line_and_no_debris(inputs, small_disk):
+    data, ckpt = inputs
+    given = sha256(data), sha256(ckpt)
+    tiny_recipe_file(Path("tiny.toml"))
+    (small_disk / "filler").write_bytes(bytes(950 * 1024))  # about 70 KB stay free
+    for args in (["demo-data", "--n-per-class", 40, "--out", small_disk / "d.h5"],
+                 ["synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 500,
+                  "--out", small_disk / "s.h5"]):
+        assert_one_line(run(*args), rf"no space left on {small_disk}: needed about \d+ MB")
+        assert [p.name for p in small_disk.iterdir()] == ["filler"], args
+    for fmt in ("pyskl", "npz"):  # in-process: saves a start of python
+        result = CliRunner().invoke(main, ["export", str(data), fmt, "--out", str(small_disk / "x")])
+        assert result.exit_code == 1 and len(result.output.splitlines()) == 1, result.output
+        assert f"no space left on {small_disk}: needed about" in result.output
+        assert [p.name for p in small_disk.iterdir()] == ["filler"], fmt
+    result = run("pretrain", "--data", data, "--recipe", "tiny.toml", "--out", small_disk / "run")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"skelgen: error: no space left on {small_disk}: needed about")
+    assert [p.name for p in small_disk.iterdir()] == ["filler"], "no run folder, no partial checkpoint"
+    assert (sha256(data), sha256(ckpt)) == given
+
+
+def test_full_disk_mid_write(inputs, monkeypatch, tmp_path):
+    """A disk that fills while a file is written (the estimate was not enough): one line, no
+    temporary file (in-process: pickle.dump fails with ENOSPC as on a full disk)."""
+    data, _ = inputs
+    import skelgen.io.pyskl as pyskl
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(pyskl.pickle, "dump", full)
+    result = CliRunner().invoke(main, ["export", str(data), "pyskl", "--out", "p.pkl"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith("skelgen: error: no space left on /"), result.output
+    assert list(Path.cwd().iterdir()) == []
