@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
 
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
 from .preprocess import normalize, resample, view_frame
 from .stopping import check as check_stop
 
@@ -43,8 +43,10 @@ class GenerationConfig:
             raise SkelgenError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
         if self.length not in LENGTHS:
             raise SkelgenError(f"unknown length mode {self.length!r}; use one of {', '.join(LENGTHS)}")
-        if self.noise_scale < 0 or self.temperature < 0:
-            raise SkelgenError("noise scale and temperature must be >= 0")
+        fix = "give another value"  # NaN too: it would poison every output
+        check_range("--noise-scale", self.noise_scale, 0, fix=fix)
+        check_range("--temperature", self.temperature, 0, fix=fix)
+        check_range("batch size", self.batch_size, 1, fix=fix)
 
 
 @dataclass

@@ -110,6 +110,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel; rank 0 writes all files.
     A run that fails or is stopped before its first checkpoint leaves no empty folder behind.
     """
+    recipe.validate()
     fresh = not Path(out_dir).exists()
     try:
         return _pretrain(recipe, data, out_dir, resume, show_progress, stop_after, record)

@@ -66,6 +66,8 @@ def _damaged(fn):
     def wrapper(self, *args, **kwargs):
         try:
             return fn(self, *args, **kwargs)
+        except SkelgenError:
+            raise
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise SkelgenError(f"{self.path}: cannot read its data ({type(e).__name__}); "
                                f"the file is damaged, re-create it") from None

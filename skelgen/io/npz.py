@@ -71,6 +71,8 @@ def _layout(arrays, layout, path) -> Layout:
         value = _text(arrays["layout"], "layout", path)
         try:
             stored = get_layout(value) if value in BUILTIN else Layout.from_dict(json.loads(value))
+        except SkelgenError:
+            raise
         except (ValueError, AttributeError, RecursionError):  # from_dict misses some malformed shapes
             raise SkelgenError(f"{path}: layout {value[:40]!r} is neither a built-in layout "
                                f"({sorted(BUILTIN)}) nor a layout in JSON") from None
