@@ -349,7 +349,7 @@ def write_demo(path: str | Path, n_per_class: int = 60, frames: int = 80, seed: 
     ``train`` and ``test`` splits. Returns the path."""
     check_output(path, overwrite)  # before the seconds of making the data, not after
     if seed < 0:
-        raise SkelgenError(f"--seed must be 0 or more, not {seed}")
+        raise SkelgenError(f"--seed must be 0 or more, not {seed}; give another seed")
     check_space(path, n_per_class * len(DEMO_CLASSES) * sample_bytes(1, frames, NTU25.num_joints))
     d = make_demo(n_per_class, frames, seed, imbalance, test_fraction)
     codes, names = zip(*DEMO_CLASSES)

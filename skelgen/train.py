@@ -134,9 +134,6 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
             torch.cuda.set_device(device)
     out_dir, tc = Path(out_dir), recipe.train
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
-    for key in ("epochs", "batch_size", "save_every"):
-        if getattr(tc, key) < 1:
-            raise SkelgenError(f"train.{key} must be at least 1, not {getattr(tc, key)}")
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
@@ -228,4 +225,16 @@ def read_log(run: str | Path) -> list[dict]:
     path = note_input(Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run))
     if not path.is_file():
         raise SkelgenError(f"no training log at {path}; give a run folder written by `skelgen pretrain`")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), (int, float)) for k in ("epoch", "loss", "lr")):
+            raise SkelgenError(f"{path}, line {number}: not a training log row (JSON with epoch, loss, lr); "
+                               f"the log is damaged, delete the line or the file")
+        rows.append(row)
+    return rows

@@ -121,6 +121,10 @@ class SkeletonFile:
             if h[key].shape != (n,):
                 raise SkelgenError(f"{where}: '{key}' has {h[key].shape[0]} entries for {n} samples")
         self.classes = ClassList(tuple(_strings(h["classes/code"])), tuple(_strings(h["classes/name"])))
+        for key in ("length", "label"):
+            if h[key].dtype.kind not in "iu":
+                raise SkelgenError(f"{where}: '{key}' holds {h[key].dtype} values, not integers; "
+                                   f"the file is damaged, re-create it")
         self.lengths = h["length"][:].astype(np.int64)
         self.labels = h["label"][:].astype(np.int64)
         if n and (self.lengths.min() < 1 or self.lengths.max() > x.shape[2]):
@@ -129,8 +133,15 @@ class SkeletonFile:
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
             raise SkelgenError(f"{where}: labels out of range for {len(self.classes)} classes; "
                                f"the file is damaged, re-create it")
-        self.splits = {name: np.asarray(ds[:], dtype=np.int64) for name, ds in h.get("splits", {}).items()}
-        for name, idx in self.splits.items():
+        self.splits = {}
+        for name, ds in h.get("splits", {}).items():
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind not in "iu":
+                raise SkelgenError(f"{where}: split {name!r} is not a list of sample indices (1-D integers); "
+                                   f"the file is damaged, re-create it")
+            self.splits[name] = idx = ds[:].astype(np.int64)
+            if len(np.unique(idx)) != len(idx):
+                raise SkelgenError(f"{where}: split {name!r} names a sample more than once; "
+                                   f"the file is damaged, re-create it")
             if len(idx) and (idx.min() < 0 or idx.max() >= n):
                 raise SkelgenError(f"{where}: split {name!r} points outside the {n} samples; "
                                    f"the file is damaged, re-create it")
@@ -249,6 +260,15 @@ class SkeletonDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[k])
 
 
+def integers(what: str, values) -> np.ndarray:
+    """``values`` as int64, refusing what would be silently truncated (1.5 -> 1) or is no number."""
+    a = np.asarray(values)
+    if a.dtype.kind == "f" and not np.array_equal(a, np.round(a)) or a.dtype.kind not in "iubf":
+        raise SkelgenError(f"{what} must be whole numbers, got {a.dtype} values such as "
+                           f"{a.ravel()[:1].tolist()}; store them as integers")
+    return a.astype(np.int64)
+
+
 def sample_bytes(persons: int, frames: int, joints: int, channels: int = 3) -> int:
     """About how many bytes one sample takes in a file: its coordinates and its id, label and
     provenance (compression is not counted on: generated coordinates barely compress)."""
@@ -306,8 +326,7 @@ class DatasetWriter:
         n = len(x)
         if n == 0:
             return
-        lengths = np.asarray(lengths, np.int64)
-        labels = np.asarray(labels, np.int64)
+        lengths, labels = integers("lengths", lengths), integers("labels", labels)
         if x.ndim != 5 or x.shape[1] > self._h5["x"].shape[1] or x.shape[2] > self.max_frames \
                 or x.shape[3:] != self._h5["x"].shape[3:]:
             raise SkelgenError(f"samples of shape {x.shape[1:]} do not fit this file's "
@@ -337,7 +356,11 @@ class DatasetWriter:
     def set_split(self, name: str, indices):
         if not name or "/" in name or name.strip(".") == "":
             raise SkelgenError(f"split name {name!r} is not usable; use letters, digits and _")
-        self._splits[name] = np.sort(np.asarray(indices, np.int64))
+        idx = np.sort(integers(f"split {name!r}", indices))
+        if idx.ndim != 1 or (np.diff(idx) == 0).any():
+            raise SkelgenError(f"split {name!r} must be a 1-D list of distinct sample indices; "
+                               f"remove the repeated ones")
+        self._splits[name] = idx
 
     def close(self, ok: bool = True):
         """Publish the file (``ok``) or delete it; a full disk becomes one clear error."""
