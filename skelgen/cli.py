@@ -101,7 +101,7 @@ def convert(fmt, source, out, layout, overwrite):
                              progress=lambda it: track(it, "reading", "files"))
     elif fmt == "pyskl":
         from .io.pyskl import convert_pyskl
-        counts = convert_pyskl(source, out, layout=layout or "ntu25", overwrite=overwrite)
+        counts = convert_pyskl(source, out, layout=layout, overwrite=overwrite)
     else:
         from .io.npz import convert_npz
         counts = convert_npz(source, out, layout=layout, overwrite=overwrite)

@@ -151,10 +151,16 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     torch.manual_seed(tc.seed)
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
-    start_epoch = 0
+    start_epoch, fingerprint = 0, file_fingerprint(data)
     if resume:
         state = load_checkpoint(ckpt_path)
         check_compatible(state, sf.layout, None, m, str(data))
+        if state["data"]["fingerprint"] != fingerprint:  # two runs under one provenance
+            raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
+                               f"started with, or choose another --out")
+        if {**state["recipe"], "name": recipe.name} != recipe.to_dict():  # e.g. epochs: another schedule
+            raise SkelgenError(f"{ckpt_path} was started with another recipe ({_differences(state['recipe'], recipe)}); "
+                               f"resume with the recipe it started with, or choose another --out")
         if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
             raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
                                f"with the recipe and data it started with, or choose another --out")
@@ -169,7 +175,6 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     bf16 = use_bf16(tc.precision, device)
     per_rank = max(tc.batch_size // world, 1)
     steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
-    fingerprint = file_fingerprint(data)
     meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
             "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
             "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,
@@ -218,6 +223,13 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path
+
+
+def _differences(saved: dict, recipe: Recipe) -> str:
+    """The recipe keys whose values differ, as "train.epochs 1 -> 3"."""
+    now = recipe.to_dict()
+    return ", ".join(f"{t}.{k} {v!r} -> {now[t].get(k)!r}" for t in ("model", "data", "augment", "train")
+                     for k, v in saved.get(t, {}).items() if now[t].get(k) != v)
 
 
 def read_log(run: str | Path) -> list[dict]:

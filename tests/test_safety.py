@@ -166,3 +166,51 @@ def test_full_disk_mid_write(inputs, monkeypatch, tmp_path):
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith("skelgen: error: no space left on /"), result.output
     assert list(Path.cwd().iterdir()) == []
+
+
+# -- 5. information carried through, or refused -----------------------------------------------------
+@pytest.mark.parametrize("fmt", ["pyskl", "npz"])
+@pytest.mark.parametrize("name", ["mine", "ntu25"])
+def test_export_then_convert_keeps_synthetic_provenance_and_layout(fmt, name, tmp_path):
+    """Generated samples never come back counted as real; a custom layout survives the trip,
+    even one named like a built-in."""
+    import numpy as np
+
+    from skelgen.io.dataset import DatasetWriter, SkeletonFile
+    from skelgen.layouts import NTU25, Layout
+    rename = {j: f"j{k}" for k, j in enumerate(NTU25.joints)}
+    mine = Layout(name, tuple(rename.values()), NTU25.parents, {r: rename[j] for r, j in NTU25.landmarks.items()})
+    rng = np.random.default_rng(0)
+    with DatasetWriter("a.h5", mine, ["A", "B"], ["a", "b"], max_frames=6) as w:
+        w.append(rng.normal(size=(4, 1, 6, 25, 3)), [6, 5, 4, 6], [0, 1, 0, 1], ["r0", "r1", "s0", "s1"],
+                 synthetic=[False, False, True, True],
+                 provenance=[{"source": "x"}, {"source": "y"}, {"strategy": "sample", "seed": 3}, {"seed": 4}])
+        w.set_split("train", [0, 1, 2, 3])
+    out = "a.pkl" if fmt == "pyskl" else "a.npz"
+    for args in (["export", "a.h5", fmt, "--out", out], ["convert", fmt, out, "--out", "b.h5"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    with SkeletonFile("a.h5") as a, SkeletonFile("b.h5") as b:
+        assert b.synthetic.tolist() == [False, False, True, True]
+        assert b.provenance(2)["strategy"] == "sample" and b.provenance(2)["seed"] == 3
+        assert b.provenance(2)["imported"]["file"] == out
+        assert b.layout == a.layout == mine
+        assert np.array_equal(a.read(), b.read())
+
+
+def test_resume_on_other_data_or_epochs_is_refused(inputs, tmp_path):
+    """--resume continues the same run only: other data or another epoch count would mix two
+    runs under one provenance."""
+    import shutil
+    data, ckpt = inputs
+    shutil.copytree(Path(ckpt).parent, "run")
+    given = sha256("run/checkpoint.pt")
+    write_demo("other.h5", n_per_class=4, frames=16, seed=1)
+    tiny_recipe_file(Path("tiny.toml"), epochs=1)
+    tiny_recipe_file(Path("tiny3.toml"), epochs=3)
+    for args, message in ((["--data", "other.h5", "--recipe", "tiny.toml"], "was trained on other data"),
+                          (["--data", str(data), "--recipe", "tiny3.toml"], "with another recipe")):
+        result = CliRunner().invoke(main, ["pretrain", *args, "--out", "run", "--resume"])
+        assert result.exit_code == 1 and len(result.output.splitlines()) == 1, result.output
+        assert message in result.output
+    assert sha256("run/checkpoint.pt") == given
