@@ -97,9 +97,13 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 def check_compatible(state: dict, layout: Layout, codes, persons: int, what: str = "the data"):
     """Refuse data whose layout, persons or class list differ from the checkpoint's."""
-    if state["layout"]["name"] != layout.name or list(state["layout"]["joints"]) != list(layout.joints):
+    if state["layout"]["name"] != layout.name:
         raise SkelgenError(f"the checkpoint was trained on layout {state['layout']['name']!r} but {what} "
                            f"uses {layout.name!r}; use a checkpoint trained on this layout")
+    if list(state["layout"]["joints"]) != list(layout.joints):  # a custom layout named like another
+        raise SkelgenError(f"the checkpoint's layout and {what}'s are both named {layout.name!r} but their joints "
+                           f"differ ({len(state['layout']['joints'])} vs {layout.num_joints} joints, or another "
+                           f"order); use a checkpoint trained on this layout, or give custom layouts own names")
     if state["data"]["persons"] != persons:
         raise SkelgenError(f"the checkpoint expects {state['data']['persons']} person(s) per sample, "
                            f"{what} has {persons}")

@@ -90,14 +90,37 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
     return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out)}
 
 
-def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy) -> dict[int, int]:
+SAMPLING = ("auto", "minority", "not minority", "not majority", "all")
+SAMPLING_HINT = ("use auto, minority, 'not minority', 'not majority', all, a ratio in (0, 1] or counts "
+                 "like A024=100,A023=80")
+
+
+def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy, codes=None) -> dict[int, int]:
     """How many samples to add per class, with imbalanced-learn's ``sampling_strategy`` meanings:
-    'auto', 'not majority', 'minority', 'not minority', 'all', a float ratio, or {class: count}."""
+    'auto', 'not majority', 'minority', 'not minority', 'all', a float ratio, or {class: count}.
+    Errors name classes by their ``codes`` (imbalanced-learn's name indices and functions)."""
     from imblearn.utils import check_sampling_strategy  # seconds to import: only rebalance needs it
+    name = (lambda c: codes[c]) if codes is not None else str
+    have = np.bincount(labels, minlength=num_classes)
+    if isinstance(sampling_strategy, str) and sampling_strategy not in SAMPLING:
+        raise SkelgenError(f"unknown sampling strategy {sampling_strategy!r}; {SAMPLING_HINT}")
+    if isinstance(sampling_strategy, float) and not 0 < sampling_strategy <= 1:
+        raise SkelgenError(f"a sampling ratio (smallest/largest class after filling) lies in (0, 1], not "
+                           f"{sampling_strategy}; {SAMPLING_HINT}")
+    if isinstance(sampling_strategy, dict):
+        for c, want in sampling_strategy.items():
+            if have[c] == 0:
+                raise SkelgenError(f"class {name(c)} has no samples to generate from; add real samples of it "
+                                   f"or leave it out of the counts")
+            if want < have[c]:
+                raise SkelgenError(f"class {name(c)} already has {have[c]} samples and {want} were asked; "
+                                   f"rebalancing only adds, so ask for {have[c]} or more")
     try:
         add = check_sampling_strategy(sampling_strategy, labels, "over-sampling")
     except (ValueError, TypeError) as e:
-        raise SkelgenError(f"invalid sampling strategy {sampling_strategy!r}: {e}") from None
+        shown = {name(c): n for c, n in sampling_strategy.items()} if isinstance(sampling_strategy, dict) \
+            else sampling_strategy
+        raise SkelgenError(f"invalid sampling strategy {shown!r} ({e}); {SAMPLING_HINT}") from None
     return {int(k): int(v) for k, v in add.items() if v > 0}
 
 
@@ -120,7 +143,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
             raise SkelgenError(f"{data}: class {sf.classes.label(int(np.argmax(empty)))} has no samples in "
                                f"split {split!r}, so it cannot be generated; add real samples of it or name "
                                f"the classes to fill, e.g. --sampling-strategy A024=100,A023=80")
-        add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy)
+        add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy, sf.classes.codes)
         bank = class_bank(model, state, sf, split)
         max_frames = max(sf.shape[2], state["data"]["frames"])
         total = sum(add.values())

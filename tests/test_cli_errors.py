@@ -107,6 +107,8 @@ def inputs(tmp_path_factory) -> Path:
     damaged_copy(good, d / "empty-class.h5", set_array("label", lambda a: a == 2, 3))  # no A010 left
     damaged_copy(good, d / "other-classes.h5", replace_codes)
     other_layout(good, d / "kinect.h5")
+    damaged_copy(d / "kinect.h5", d / "fake-ntu25.h5",  # a custom layout named like the built-in
+                 lambda h: h.attrs.update(layout=json.dumps({**KINECT20.to_dict(), "name": "ntu25"})))
 
     export_npz(good, d / "good.npz")
     export_pyskl(good, d / "good.pkl")
@@ -368,6 +370,17 @@ CASES = [
     case("info-label-float", "info {i}/label-float.h5", "'label' holds float64 values, not integers"),
     case("convert-layout-cycle", "convert npz {i}/good.npz --layout {i}/cycle.json --out out/x.h5",
          "parents of joint 'spine_base' form a cycle"),
+    # messages that name what the user wrote (classes by code, strategies by name), not internals
+    case("rebalance-strategy-unknown", "rebalance {good} --checkpoint {ck} --sampling-strategy nope --out out/r.h5",
+         "unknown sampling strategy 'nope'; use auto, minority, 'not minority', 'not majority', all, a ratio"),
+    case("rebalance-strategy-ratio", "rebalance {good} --checkpoint {ck} --sampling-strategy 2 --out out/r.h5",
+         r"a sampling ratio .* lies in \(0, 1\], not 2.0; use auto"),
+    case("rebalance-strategy-fewer", "rebalance {good} --checkpoint {ck} --sampling-strategy A008=1 --out out/r.h5",
+         "class A008 already has 3 samples and 1 were asked; rebalancing only adds, so ask for 3 or more"),
+    case("rebalance-strategy-empty-class", "rebalance {i}/empty-class.h5 --checkpoint {ck} --sampling-strategy "
+         "A010=5 --out out/r.h5", "class A010 has no samples to generate from"),
+    case("synth-same-name-other-layout", "synth --checkpoint {ck} --data {i}/fake-ntu25.h5 --class A008 --n 2 "
+         "--out out/s.h5", "layout and .*fake-ntu25.h5's are both named 'ntu25' but their joints differ"),
     # an output folder that does not exist
     case("convert-no-folder", "convert npz {i}/good.npz --out nowhere/x.h5", "folder nowhere does not exist"),
     case("export-no-folder", "export {good} npz --out nowhere/x.npz", "folder nowhere does not exist"),
