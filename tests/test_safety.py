@@ -214,3 +214,22 @@ def test_resume_on_other_data_or_epochs_is_refused(inputs, tmp_path):
         assert result.exit_code == 1 and len(result.output.splitlines()) == 1, result.output
         assert message in result.output
     assert sha256("run/checkpoint.pt") == given
+
+
+def test_a_stop_swallowed_in_a_weakref_callback_is_raised_again(capfd):
+    """Python prints and drops a KeyboardInterrupt raised inside a weakref callback (torch and h5py
+    run many): the signal is remembered, nothing is printed, and the next check stops the work."""
+    import weakref
+
+    from skelgen import stopping
+
+    class Thing:
+        pass
+    with stopping.stoppable():
+        thing = Thing()
+        weakref.finalize(thing, lambda: signal.raise_signal(signal.SIGTERM))
+        del thing  # the callback runs here; its KeyboardInterrupt cannot propagate
+        with pytest.raises(KeyboardInterrupt):
+            stopping.check()
+        assert stopping.exit_code() == 143
+    assert "Exception ignored" not in capfd.readouterr().err
