@@ -106,6 +106,8 @@ def convert(fmt, source, out, layout, overwrite):
         from .io.npz import convert_npz
         counts = convert_npz(source, out, layout=layout, overwrite=overwrite)
     click.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    from .plausibility import check_file
+    check_file(out, log=lambda line: click.echo(line, err=True))  # a joint order that is not the layout's
 
 
 @main.command()

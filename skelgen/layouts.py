@@ -98,7 +98,8 @@ NTU25 = _layout("ntu25", [
 ], {"spine_base": "spine_base", "spine_mid": "spine_mid",
     "shoulder_left": "shoulder_left", "shoulder_right": "shoulder_right"})
 
-# Kinect v1 (NW-UCLA, MSR Action3D, UTKinect), in NW-UCLA's joint order.
+# Kinect v1 in the SDK's joint order, which NW-UCLA keeps. Datasets stored in another order (MSR
+# Action3D has its own) need a layout file in their order; `convert` warns when data looks scrambled.
 KINECT20 = _layout("kinect20", [
     ("hip_center", None), ("spine", "hip_center"), ("shoulder_center", "spine"), ("head", "shoulder_center"),
     ("shoulder_left", "shoulder_center"), ("elbow_left", "shoulder_left"), ("wrist_left", "elbow_left"),

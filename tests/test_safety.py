@@ -233,3 +233,24 @@ def test_a_stop_swallowed_in_a_weakref_callback_is_raised_again(capfd):
             stopping.check()
         assert stopping.exit_code() == 143
     assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_import_warns_when_the_joint_order_is_not_the_layouts(tmp_path):
+    """A dataset in another joint order imports, with one warning naming the joints that look
+    swapped; data in the layout's order raises none."""
+    import numpy as np
+
+    from skelgen.io.npz import export_npz
+    write_demo("demo.h5", n_per_class=4, frames=16)
+    export_npz("demo.h5", "demo.npz")
+    arrays = dict(np.load("demo.npz"))
+    order = list(range(25))
+    order[4:8], order[12:16] = list(range(12, 16)), list(range(4, 8))  # left arm and left leg swapped
+    np.savez("swapped.npz", **{**arrays, "x": arrays["x"][..., order, :]})
+    for source, warned in (("demo.npz", False), ("swapped.npz", True)):
+        result = CliRunner().invoke(main, ["convert", "npz", source, "--out", source + ".h5"])
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert len(lines) == int(warned), result.stderr
+    assert "does not look like layout ntu25: bones spine_shoulder-shoulder_left and spine_shoulder-shoulder_right " \
+           "should be mirror images" in lines[0]
