@@ -93,6 +93,7 @@ def inputs(tmp_path_factory) -> Path:
     tiny_recipe_file(d / "tiny.toml")
     (d / "bench.toml").write_text(TINY_BENCH)
     (d / "badkey.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\nnope = 1\n"))
+    (d / "badrange.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\ndropout = 2.0\n"))
 
     raw = good.read_bytes()
     (d / "truncated.h5").write_bytes(raw[: len(raw) // 2])
@@ -345,6 +346,8 @@ CASES = [
          r"augment.frame_mask must be a number in \[0, 1\]"),
     case("pretrain-huge", "pretrain --data {good} --set model.dim=1000000 --set model.heads=1 --out out/run",
          "parameters; choose a smaller model"),
+    case("benchmark-out-of-range", "benchmark --recipe {i}/badrange.toml --out out/b",
+         r"classifier.dropout must be a number in \[0, 1\), not 2.0; fix it in the benchmark recipe"),
     case("evaluate-k-too-large", "evaluate --checkpoint {ck} --data {good} -k 25", "-k 25 must lie between 1 and the 24"),
     case("evaluate-negative-lr", "evaluate --checkpoint {ck} --data {good} --lr -0.1", "--lr must be a number >= 0"),
     case("evaluate-zero-lr", "evaluate --checkpoint {ck} --data {good} --lr 0", "--lr must be > 0"),
