@@ -5,6 +5,7 @@ Every SkelgenError becomes one line on stderr and exit code 1 (``--debug`` shows
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -34,7 +35,7 @@ class Main(click.Group):
             fail(f"{e.format_message().rstrip('.')}{hint}", e.exit_code)
         except KeyboardInterrupt:
             click.echo("skelgen: interrupted; no partial output was kept", err=True)
-            sys.exit(exit_code())
+            leave(exit_code())
         except OSError as e:  # a full disk outside any atomic write (a log, a folder)
             if not disk_full(e, e.filename or "."):
                 raise
@@ -44,6 +45,16 @@ class Main(click.Group):
 def fail(message: str, code: int = 1):
     """One line on stderr, whatever the message held, and a non-zero exit."""
     click.echo(f"skelgen: error: {' '.join(message.splitlines())}", err=True)
+    leave(code)
+
+
+def leave(code: int):
+    """sys.exit, or os._exit where HDF5 would crash collecting a file whose write failed."""
+    dataset = sys.modules.get("skelgen.io.dataset")
+    if dataset is not None and dataset.ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

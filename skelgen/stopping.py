@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM stop any command promptly, as a KeyboardInterrupt that the atomic writes
-turn into "no partial output".
+turn into "no partial output". (Also: a full disk's write error raised in a destructor is
+recorded for the writer to report, not printed.)
 
 Python raises a signal's KeyboardInterrupt wherever the main thread happens to be. Inside a weakref
 callback or a ``__del__`` (torch and h5py run many) it cannot propagate: Python prints it and
@@ -9,6 +10,7 @@ is not printed, and ``check()`` (called by every progress bar and generation bat
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import sys
 import threading
@@ -26,6 +28,10 @@ def _unraisable(hook):
     def quiet(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt) and _received is not None:
             return  # a swallowed stop: check() raises it again at the next batch
+        if isinstance(unraisable.exc_value, OSError) and unraisable.exc_value.errno == errno.ENOSPC:
+            from .io.atomic import note_disk_full
+            note_disk_full()  # h5py writes cached chunks in destructors: the writer reports it, once
+            return
         hook(unraisable)
     return quiet
 

@@ -121,11 +121,15 @@ def test_absurd_count_is_refused_before_the_work(inputs):
 
 # -- 3. a full disk: a real small tmpfs -------------------------------------------------------------
 @pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MB tmpfs (needs root; skipped elsewhere, where test_full_disk_mid_write stands in)."""
+def small_disk(tmp_path, request):
+    """A 1 MB tmpfs, or the size a test's ``disk_size`` mark gives (needs root; skipped elsewhere,
+    where test_full_disk_mid_write stands in)."""
     disk = tmp_path / "small"
     disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+    size = request.node.get_closest_marker("disk_size")
+    size = size.args[0] if size else "1m"
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                      capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here (not root)")
     yield disk
     subprocess.run(["umount", str(disk)], check=True)
@@ -151,6 +155,25 @@ def test_full_disk_is_one_line_and_no_debris(inputs, small_disk):
     assert result.stderr.splitlines()[-1].startswith(f"skelgen: error: no space left on {small_disk}: needed about")
     assert [p.name for p in small_disk.iterdir()] == ["filler"], "no run folder, no partial checkpoint"
     assert (sha256(data), sha256(ckpt)) == given
+
+
+@pytest.mark.disk_size("64m")
+def test_disk_filling_during_synth(small_disk):
+    """The disk fills while synth writes (another program takes all the space): HDF5 must not
+    crash (it did: SIGSEGV), the error is one line, no partial file stays."""
+    data = write_demo("big.h5", n_per_class=4, frames=80)  # samples of 80 frames: ~25 KB each
+    ckpt = pretrain(tiny_recipe(epochs=1), str(data), "run", show_progress=False, record=False)
+    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 2400,
+                 "--out", small_disk / "s.h5")  # about 59 MB, within the 64 MB
+    wait_for(lambda: "synth A008 [" in stderr(), proc)
+    with open(small_disk / "filler", "wb") as f, pytest.raises(OSError):
+        while True:
+            f.write(bytes(1 << 16))
+            f.flush()
+    assert proc.wait(timeout=60) == 1, stderr()
+    assert "Traceback" not in stderr()
+    assert stderr().splitlines()[-1].startswith(f"skelgen: error: no space left on {small_disk}: needed about")
+    assert [p.name for p in small_disk.iterdir()] == ["filler"]
 
 
 def test_full_disk_mid_write(inputs, monkeypatch, tmp_path):

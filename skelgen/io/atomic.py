@@ -149,6 +149,19 @@ def check_space(path: str | Path, needed: int):
                                f"{free / MB:.1f} MB free; free some space, ask for less, or choose another --out")
 
 
+_filled = False  # a write failed on a full disk where no exception could carry it (a destructor)
+
+
+def note_disk_full():
+    global _filled
+    _filled = True
+
+
+def disk_filled() -> bool:
+    """Whether a write failed on a full disk inside a destructor since this process started."""
+    return _filled
+
+
 def disk_full(exc: BaseException, folder: str | Path) -> bool:
     """Whether ``exc`` came from a full disk. HDF5 and torch report ENOSPC in their own words, so
     a write error on a folder with (almost) no free space counts too."""

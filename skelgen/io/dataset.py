@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 from ..errors import SkelgenError
 from ..layouts import Layout
 from ..preprocess import prepare
-from .atomic import MB, AtomicPath, no_space, note_input
+from .atomic import MB, AtomicPath, disk_filled, disk_full, no_space, note_input
 
 SCHEMA_VERSION = 1
 FRAMES = ("raw", "normalized")
@@ -285,6 +286,9 @@ def _strings(ds) -> list[str]:
     return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[:]]
 
 
+ABANDONED: list = []  # HDF5 files left open after a write failed: closing them would crash
+
+
 class DatasetWriter:
     """Append samples in chunks to a new dataset file, published atomically on ``close``.
 
@@ -302,6 +306,7 @@ class DatasetWriter:
         self.num_classes = len(codes)
         self._splits: dict[str, np.ndarray] = {}
         self._sample_bytes = sample_bytes(max_persons, self.max_frames, layout.num_joints, channels)
+        self._full = False
         self._out = AtomicPath(path, overwrite, expected_samples * self._sample_bytes)
         try:
             self._h5 = h5py.File(self._out.tmp, "w")
@@ -337,9 +342,7 @@ class DatasetWriter:
             raise SkelgenError(f"labels must lie in 0..{self.num_classes - 1}")
         if not np.isfinite(x).all():
             raise SkelgenError("coordinates contain NaN or infinite values; clean the input first")
-        # HDF5 may crash on a full disk, so it never meets one: refuse the batch that would not fit
-        if shutil.disk_usage(self._out.tmp.parent).free < n * self._sample_bytes + 4 * MB:
-            raise no_space(self._out.tmp.parent, max(self._out.expected, (self.n + n) * self._sample_bytes))
+        self._check_space(n)
         padded = np.zeros((n, *self._h5["x"].shape[1:]), np.float32)
         padded[:, : x.shape[1], : x.shape[2]] = x
         beyond = np.arange(padded.shape[2])[None, :] >= lengths[:, None]  # (n, T)
@@ -347,11 +350,15 @@ class DatasetWriter:
         columns = {"x": padded, "length": lengths, "label": labels, "id": list(map(str, ids)),
                    "synthetic": np.zeros(n, bool) if synthetic is None else np.asarray(synthetic, bool),
                    "provenance": [json.dumps(p or {}) for p in (provenance or [None] * n)]}
-        for key, value in columns.items():
+        opened = []  # kept open until flushed: a dataset closed in a destructor writes its cached
+        for key, value in columns.items():  # chunks there, where a failed write cannot be raised
             ds = self._h5[key]
+            opened.append(ds)
             ds.resize(self.n + n, axis=0)
             ds[self.n:] = np.array(value, dtype=object) if ds.dtype == _STR else value
+        self._h5.flush()  # a write that failed on a full disk raises here
         self.n += n
+        self._check_space(0)
 
     def set_split(self, name: str, indices):
         if not name or "/" in name or name.strip(".") == "":
@@ -369,15 +376,39 @@ class DatasetWriter:
         h5, self._h5 = self._h5, None
         try:
             if ok:
+                self._check_space(0)  # closing flushes HDF5's caches
                 for name, idx in self._splits.items():
                     h5.create_dataset(f"splits/{name}", data=idx)
-            h5.close()
-        except BaseException as e:
-            with contextlib.suppress(Exception):
                 h5.close()
+            else:
+                self._discard(h5, None)
+        except BaseException as e:
+            self._discard(h5, e)
             self._out.fail(e)
             raise
         self._out.commit() if ok else self._out.abort()
+
+    def _check_space(self, n: int):
+        """HDF5 crashes (SIGSEGV) when a write fails on a full disk, so it never meets one: refuse
+        the n samples, or the flush at close, that would not fit."""
+        self._full = disk_filled()
+        if self._full or shutil.disk_usage(self._out.tmp.parent).free < n * self._sample_bytes + 4 * MB:
+            raise no_space(self._out.tmp.parent, max(self._out.expected, (self.n + n) * self._sample_bytes))
+
+    def _discard(self, h5, exc: BaseException | None):
+        """Give up a failed file without writing to the disk. After a write failed on a full disk,
+        HDF5 crashes (SIGSEGV) when the file is closed or collected, so it is never closed: its
+        descriptor is pointed at /dev/null and the handle kept (the CLI ends the process with
+        ``os._exit`` when ABANDONED is not empty, before the interpreter would collect it)."""
+        with contextlib.suppress(Exception):
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, h5.id.get_vfd_handle())
+            os.close(null)
+        if disk_filled() or (exc is not None and disk_full(exc, self._out.tmp.parent)) or self._full:
+            ABANDONED.append(h5)
+        else:
+            with contextlib.suppress(Exception):
+                h5.close()
 
     def __enter__(self):
         return self
