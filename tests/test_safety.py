@@ -87,10 +87,11 @@ def wait_for(condition, proc, timeout: float = 60):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("sig, trials", [(signal.SIGINT, 2), (signal.SIGTERM, 1)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig, trials", [(signal.SIGINT, 1), (signal.SIGTERM, 1)], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_synth_at_once(inputs, sig, trials):
     """Every trial: the first signal stops it (a KeyboardInterrupt swallowed in a weakref callback
-    is raised again at the next batch), within a couple of seconds, with one line, no partial file."""
+    is raised again at the next batch: tested deterministically below), within a couple of
+    seconds, with one line, no partial file."""
     data, ckpt = inputs
     given = sha256(data), sha256(ckpt)
     Path("out").mkdir()
