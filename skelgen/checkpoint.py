@@ -2,6 +2,7 @@
 written atomically and read with ``torch.load(weights_only=True)`` (no code runs on load)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -11,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .errors import SkelgenError
-from .io.atomic import AtomicPath
+from .io.atomic import AtomicPath, note_input
 from .layouts import Layout
 from .model import ModelConfig, build_model
 
@@ -20,13 +21,14 @@ LATEST = Path("runs") / "latest.json"  # where `pretrain` records its checkpoint
 
 
 def save_checkpoint(state: dict, path: str | Path):
-    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
-    with AtomicPath(path, overwrite=True) as tmp:
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact);
+    a resumed run replaces the checkpoint it started from."""
+    with AtomicPath(path, overwrite=True, updates_input=True) as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
+    path = note_input(path)
     if not path.is_file():
         raise SkelgenError(f"checkpoint {path} not found; run `skelgen pretrain` first or pass --checkpoint")
     if not zipfile.is_zipfile(path):  # torch.save writes zip archives; anything else is not ours
@@ -42,11 +44,51 @@ def load_checkpoint(path: str | Path) -> dict:
                            f"retrain or use another checkpoint") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SkelgenError(f"{path} is not a skelgen checkpoint")
+    try:
+        _validate(state)
+    except SkelgenError as e:
+        raise SkelgenError(f"checkpoint {path} is malformed: {e}; retrain or use another checkpoint") from None
     return state
 
 
+# what every checkpoint holds: top-level key -> its type, and the keys of its dict entries
+SCHEMA = {"recipe": dict, "model_config": dict, "layout": dict, "classes": dict, "data": dict, "model": dict,
+          "epoch": int}
+SCHEMA_KEYS = {"classes": {"codes", "names"},
+               "data": {"path", "fingerprint", "split", "frames", "persons", "normalized"}}
+
+
+def _validate(state: dict):
+    """Refuse a checkpoint that is a valid pickle of tensors but not of the expected shape (a
+    hand-edited or foreign one) before anything is built from it; the message has no trailing hint."""
+    for key, kind in SCHEMA.items():
+        if not isinstance(state.get(key), kind):
+            raise SkelgenError(f"'{key}' is missing or not a {kind.__name__}")
+    for key, names in SCHEMA_KEYS.items():
+        if set(state[key]) != names:
+            raise SkelgenError(f"'{key}' has keys {sorted(state[key])}, expected {sorted(names)}")
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    if set(state["model_config"]) != known:
+        raise SkelgenError(f"model_config keys {sorted(set(state['model_config']) ^ known)} are unknown or missing")
+    cfg = ModelConfig(**state["model_config"])  # ranges, and a size that fits in memory
+    layout = Layout.from_dict(state["layout"])
+    data = state["data"]
+    if data["frames"] != cfg.frames or cfg.in_dim % max(int(data["persons"]) * layout.num_joints, 1):
+        raise SkelgenError(f"data frames/persons disagree with the model ({cfg.frames} frames, {cfg.in_dim} features)")
+    if len(state["classes"]["codes"]) != len(state["classes"]["names"]):
+        raise SkelgenError("class codes and names differ in number")
+    if not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        raise SkelgenError("'model' holds something other than tensors")
+    with torch.device("meta"):  # shapes only: allocates nothing, whatever the config claims
+        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state["model"].items()}
+    if given != expected:
+        bad = sorted(set(given) ^ set(expected)) or [k for k in expected if given[k] != expected[k]]
+        raise SkelgenError(f"its weights do not fit its model_config ({', '.join(bad[:3])})")
+
+
 def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """The trained model (eval mode, CPU) and its checkpoint dict."""
+    """The trained model (eval mode, CPU) and its checkpoint dict (validated, so this cannot fail)."""
     state = load_checkpoint(path)
     model = build_model(ModelConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
@@ -55,9 +97,13 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 def check_compatible(state: dict, layout: Layout, codes, persons: int, what: str = "the data"):
     """Refuse data whose layout, persons or class list differ from the checkpoint's."""
-    if state["layout"]["name"] != layout.name or list(state["layout"]["joints"]) != list(layout.joints):
+    if state["layout"]["name"] != layout.name:
         raise SkelgenError(f"the checkpoint was trained on layout {state['layout']['name']!r} but {what} "
                            f"uses {layout.name!r}; use a checkpoint trained on this layout")
+    if list(state["layout"]["joints"]) != list(layout.joints):  # a custom layout named like another
+        raise SkelgenError(f"the checkpoint's layout and {what}'s are both named {layout.name!r} but their joints "
+                           f"differ ({len(state['layout']['joints'])} vs {layout.num_joints} joints, or another "
+                           f"order); use a checkpoint trained on this layout, or give custom layouts own names")
     if state["data"]["persons"] != persons:
         raise SkelgenError(f"the checkpoint expects {state['data']['persons']} person(s) per sample, "
                            f"{what} has {persons}")

@@ -5,6 +5,7 @@ Every SkelgenError becomes one line on stderr and exit code 1 (``--debug`` shows
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -21,21 +22,51 @@ class Main(click.Group):
     """Turns library errors and interruptions into one clear line and a non-zero exit."""
 
     def invoke(self, ctx):
+        from .io.atomic import disk_full, inputs_guarded, no_space
+        from .stopping import exit_code, stoppable
         try:
-            return super().invoke(ctx)
+            with stoppable(), inputs_guarded():  # inputs guarded: no output may replace them
+                return super().invoke(ctx)
         except SkelgenError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            message = " ".join(str(e).splitlines())  # one line, whatever an exception's text held
-            click.echo(f"skelgen: error: {message}", err=True)
-            sys.exit(1)
+            fail(str(e))
         except click.UsageError as e:  # click prints these in four lines; keep the one-line rule
             hint = f"; see `{e.ctx.command_path} --help`" if e.ctx else ""
-            click.echo(f"skelgen: error: {e.format_message().rstrip('.')}{hint}", err=True)
-            sys.exit(e.exit_code)
+            fail(f"{e.format_message().rstrip('.')}{hint}", e.exit_code)
         except KeyboardInterrupt:
-            click.echo("\nskelgen: interrupted; no partial output was kept", err=True)
-            sys.exit(130)
+            click.echo("skelgen: interrupted; no partial output was kept", err=True)
+            leave(exit_code())
+        except OSError as e:  # a full disk outside any atomic write (a log, a folder)
+            if not disk_full(e, e.filename or "."):
+                raise
+            fail(str(no_space(Path(e.filename or "x"), 0)))
+
+
+def fail(message: str, code: int = 1):
+    """One line on stderr, whatever the message held, and a non-zero exit."""
+    click.echo(f"skelgen: error: {' '.join(message.splitlines())}", err=True)
+    leave(code)
+
+
+def leave(code: int):
+    """sys.exit, or os._exit where HDF5 would crash collecting a file whose write failed."""
+    dataset = sys.modules.get("skelgen.io.dataset")
+    if dataset is not None and dataset.ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+class Input(click.Path):
+    """A path the command reads: recorded so that no output of the command may replace it."""
+
+    def convert(self, value, param, ctx):
+        from .io.atomic import note_input
+        value = super().convert(value, param, ctx)
+        note_input(value)
+        return value
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,7 +97,7 @@ def demo_path() -> Path:
 # -- data -------------------------------------------------------------------------------------
 @main.command()
 @click.argument("fmt", type=click.Choice(["nw-ucla", "ntu60", "ntu120", "pyskl", "npz"]))
-@click.argument("source", type=click.Path())
+@click.argument("source", type=Input())
 @click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
 @click.option("--layout", default=None, help="Layout of pyskl/npz data (name or .toml/.json file).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
@@ -82,15 +113,17 @@ def convert(fmt, source, out, layout, overwrite):
                              progress=lambda it: track(it, "reading", "files"))
     elif fmt == "pyskl":
         from .io.pyskl import convert_pyskl
-        counts = convert_pyskl(source, out, layout=layout or "ntu25", overwrite=overwrite)
+        counts = convert_pyskl(source, out, layout=layout, overwrite=overwrite)
     else:
         from .io.npz import convert_npz
         counts = convert_npz(source, out, layout=layout, overwrite=overwrite)
     click.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    from .plausibility import check_file
+    check_file(out, log=lambda line: click.echo(line, err=True))  # a joint order that is not the layout's
 
 
 @main.command()
-@click.argument("data", type=click.Path())
+@click.argument("data", type=Input())
 @click.argument("fmt", type=click.Choice(["pyskl", "npz"]))
 @click.option("--out", required=True, type=click.Path())
 @click.option("--overwrite", is_flag=True)
@@ -105,7 +138,7 @@ def export(data, fmt, out, overwrite):
 
 
 @main.command()
-@click.argument("data", type=click.Path(), required=False)
+@click.argument("data", type=Input(), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(data, as_json):
     """Classes, counts per split and class, lengths and layout of a dataset file."""
@@ -141,7 +174,7 @@ def demo_data(out, n_per_class, imbalance, seed, overwrite):
 
 # -- model ------------------------------------------------------------------------------------
 @main.command()
-@click.option("--data", type=click.Path(), default=None, help="Dataset file (default: the demo data).")
+@click.option("--data", type=Input(), default=None, help="Dataset file (default: the demo data).")
 @click.option("--recipe", default=None, help="Recipe name in recipes/ or a .toml path (default: demo).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe key, e.g. train.epochs=5.")
 @click.option("--out", type=click.Path(), default=None, help="Run folder (default: runs/<recipe>).")
@@ -158,8 +191,8 @@ def pretrain(data, recipe, overrides, out, resume):
 
 
 @main.command()
-@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
-@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--checkpoint", type=Input(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @click.option("--split", default=None, help="Only this split (default: all samples).")
 @click.option("--out", required=True, type=click.Path(), help=".npz or .h5 file.")
 @click.option("--overwrite", is_flag=True)
@@ -172,8 +205,8 @@ def embed(checkpoint, data, split, out, overwrite):
 
 
 @main.command()
-@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
-@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--checkpoint", type=Input(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @click.option("--protocol", type=click.Choice(["knn", "linear", "both"]), default="both", show_default=True)
 @click.option("-k", "k", default=1, show_default=True, type=click.IntRange(min=1), help="Neighbours for k-NN.")
 @click.option("--train-split", default="train", show_default=True)
@@ -214,7 +247,7 @@ def generation_options(f):
     """The options shared by synth and rebalance; defaults from GenerationConfig."""
     G = GenerationConfig
     for option in reversed([
-        click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run."),
+        click.option("--checkpoint", type=Input(), default=None, help="Default: the last pretrain run."),
         click.option("--strategy", type=click.Choice(STRATEGIES), default=G.strategy, show_default=True,
                      help="How the class [CLS] embedding is chosen (skelgen.generate)."),
         click.option("--novelty", type=float, default=G.novelty, show_default=True,
@@ -242,7 +275,7 @@ def generation_config(strategy, novelty, noise_scale, temperature, length):
 @click.option("--class", "class_key", required=True, help="Class code (A024), name or index.")
 @click.option("--n", "n", required=True, type=int, help="How many sequences.")
 @click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
-@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @generation_options
 def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, noise_scale, temperature, length, split, seed,
               overwrite):
@@ -255,7 +288,7 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, noise_scal
 
 
 @main.command("rebalance")
-@click.argument("data", type=click.Path())
+@click.argument("data", type=Input())
 @click.option("--out", type=click.Path(), default=None, help="Default: DATA.rebalanced.h5.")
 @click.option("--sampling-strategy", "sampling", default="auto", show_default=True,
               help="imbalanced-learn meaning: auto, 'not majority', minority, all, a ratio like 0.5, "
@@ -275,8 +308,8 @@ def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, no
 
 
 @main.command("reconstruct")
-@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
-@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--checkpoint", type=Input(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @click.option("--index", type=int, default=None, help="Sample index in --data (default: 0).")
 @click.option("--id", "sample_id", default=None, help="Sample id, instead of --index.")
 @click.option("--out", "prefix", required=True, type=click.Path(), help="Writes PREFIX.npz and PREFIX.png.")
@@ -291,16 +324,16 @@ def reconstruct_cmd(checkpoint, data, index, sample_id, prefix, seed, overwrite)
 
 
 @main.command("show")
-@click.argument("data", type=click.Path())
+@click.argument("data", type=Input())
 @click.option("--index", "indices", type=int, multiple=True, help="Sample index (repeatable).")
 @click.option("--id", "sample_ids", multiple=True, help="Sample id (repeatable).")
 @click.option("--class", "class_key", default=None, help="Class code (A024), name or index: --n random samples of it.")
 @click.option("--n", "n", default=8, show_default=True, type=int, help="Random samples to draw (of --class, else of the file).")
 @click.option("--out", required=True, type=click.Path(), help="Montage PNG to write.")
 @click.option("--gif", type=click.Path(), default=None, help="Also write an animated GIF of the samples.")
-@click.option("--compare", type=click.Path(), default=None,
+@click.option("--compare", type=Input(), default=None,
               help="A file with synthetic samples (synth/rebalance output): each sample beside one of its class.")
-@click.option("--nearest", type=click.Path(), default=None,
+@click.option("--nearest", type=Input(), default=None,
               help="The real data a synthetic DATA was generated from: each sample beside its nearest real one.")
 @click.option("--frames", "frames_across", type=click.IntRange(min=1), default=None,
               help="Frames shown per sample (default 8; 4 with --compare or --nearest).")
@@ -317,7 +350,7 @@ def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, nearest
 
 
 @main.command("plot-log")
-@click.argument("run", type=click.Path())
+@click.argument("run", type=Input())
 @click.option("--out", type=click.Path(), default=None, help="PNG to write (default: RUN/training_curve.png).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def plot_log(run, out, overwrite):
@@ -334,7 +367,7 @@ def plot_log(run, out, overwrite):
 @main.command()
 @click.option("--recipe", default="bench-demo", show_default=True,
               help="Benchmark recipe: a name in recipes/ or a .toml path.")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--data", type=Input(), default=None,
               help="Dataset file (default: the recipe's; the demo data where it names none).")
 @click.option("--out", type=click.Path(), default=None, help="Results folder (default: runs/<recipe>).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
@@ -349,8 +382,8 @@ def benchmark(recipe, data, out, as_json):
 
 
 @main.command()
-@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the last pretrain run.")
-@click.option("--data", type=click.Path(), default=None, help="Default: the checkpoint's data.")
+@click.option("--checkpoint", type=Input(), default=None, help="Default: the last pretrain run.")
+@click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(min=2),
               help="Generated sequences per run (classes in equal shares).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds, one run each.")
@@ -404,6 +437,8 @@ def resolve_run(checkpoint, data):
             checkpoint = latest()["checkpoint"]
         if data is None:
             data = load_checkpoint(checkpoint)["data"]["path"]
+    from .io.atomic import note_input
+    note_input(checkpoint), note_input(data)
     return checkpoint, data
 
 

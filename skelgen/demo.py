@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SkelgenError
-from .io.atomic import check_output
-from .io.dataset import DatasetWriter
+from .io.atomic import check_output, check_space
+from .io.dataset import DatasetWriter, sample_bytes
 from .layouts import NTU25
 
 DEMO_CLASSES = (("A008", "sitting down"), ("A009", "standing up"), ("A010", "clapping"),
@@ -348,11 +348,14 @@ def write_demo(path: str | Path, n_per_class: int = 60, frames: int = 80, seed: 
     """``make_demo`` written as a skelgen dataset file (layout ntu25, frame raw, metres) with
     ``train`` and ``test`` splits. Returns the path."""
     check_output(path, overwrite)  # before the seconds of making the data, not after
+    if seed < 0:
+        raise SkelgenError(f"--seed must be 0 or more, not {seed}; give another seed")
+    check_space(path, n_per_class * len(DEMO_CLASSES) * sample_bytes(1, frames, NTU25.num_joints))
     d = make_demo(n_per_class, frames, seed, imbalance, test_fraction)
     codes, names = zip(*DEMO_CLASSES)
     provenance = [{"source": "skelgen-demo", "procedural": True, "seed": seed} for _ in d["id"]]
     with DatasetWriter(path, NTU25, codes, names, max_frames=frames, max_persons=1, frame="raw",
-                       units="m", overwrite=overwrite) as w:
+                       units="m", overwrite=overwrite, expected_samples=len(d["id"])) as w:
         # synthetic=False: "synthetic" marks model-generated samples; these play the real data
         w.append(d["x"], d["length"], d["label"], d["id"], provenance=provenance)
         w.set_split("train", d["train"])

@@ -14,7 +14,7 @@ import torch.nn as nn
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from sklearn.neighbors import KNeighborsClassifier
 
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
 from .io.dataset import SkeletonFile
 from .layouts import Layout, joint_map
 from .preprocess import prepare_file
@@ -85,6 +85,16 @@ def knn_predict(train_x, train_y, test_x, k: int = 1, metric: str = "cosine") ->
     return clf.fit(train_x, train_y).predict(test_x)
 
 
+def check_probe(probe: dict):
+    """Refuse probe settings out of range before any work."""
+    fix = "give another value"
+    for key, low, high in (("lr", 0, None), ("noise", 0, None), ("dropout", 0, 1), ("epochs", 1, None)):
+        if key in probe:
+            check_range(f"--{key}", probe[key], low, high, high_open=key == "dropout", fix=fix)
+    if probe.get("lr", 1) == 0:
+        raise SkelgenError("--lr must be > 0; give another value")
+
+
 def linear_probe(train_x, train_y, test_x, num_classes: int, *, epochs: int = 30, lr: float = 1e-4,
                  weight_decay: float = 0.01, batch_size: int = 128, milestones=(5, 15),
                  dropout: float = 0.0, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -146,7 +156,11 @@ def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", 
         raise SkelgenError(f"--protocol must be knn, linear or both, not {protocol!r}")
     k_classes = len(sf.classes)
     test_idx = sf.indices(test_split)  # an unknown split fails before any work
-    sf.indices(train_split)
+    n_train = len(sf.indices(train_split))
+    if protocol != "linear" and not 1 <= k <= n_train:
+        raise SkelgenError(f"-k {k} must lie between 1 and the {n_train} samples of split {train_split!r}; "
+                           f"give a smaller -k")
+    check_probe(probe or {})
     if choose_lr_on == "auto":
         choose_lr_on = VALIDATION_SPLITS if all(
             name in sf.splits and not np.intersect1d(sf.splits[name], test_idx).size
@@ -182,10 +196,10 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
 
     from .checkpoint import check_compatible, load_model
     from .io.atomic import AtomicPath, check_output
+    check_output(out, overwrite)
     suffix = Path(out).suffix
     if suffix not in (".npz", ".h5", ".hdf5"):  # checked before the work, as is the output path
         raise SkelgenError(f"--out must end in .npz or .h5, not {suffix!r}")
-    check_output(out, overwrite)
     model, state = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         if sf.layout.name == state["layout"]["name"]:

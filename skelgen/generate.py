@@ -31,6 +31,7 @@ from sklearn.covariance import LedoitWolf
 from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
 from .preprocess import normalize, resample, view_frame
+from .stopping import check as check_stop
 
 
 @dataclass
@@ -130,6 +131,7 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
     rate = frame_mask
     done = 0
     while done < n:
+        check_stop()  # between batches: a swallowed Ctrl-C or SIGTERM still stops generation
         b = min(cfg.batch_size, n - done)
         cls, sources, poses = condition(bank, c, members, b, cfg, rng)
         noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
 
 STRATEGIES = ("shift", "sample", "interpolate", "gaussian")
 LENGTHS = ("model", "source", "class")
@@ -27,7 +27,8 @@ class GenerationConfig:
             raise SkelgenError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
         if self.length not in LENGTHS:
             raise SkelgenError(f"unknown length mode {self.length!r}; use one of {', '.join(LENGTHS)}")
-        for key in ("noise_scale", "temperature", "novelty"):
-            value = getattr(self, key)
-            if not (0 <= value < float("inf")):  # also refuses NaN
-                raise SkelgenError(f"{key.replace('_', ' ')} must be a finite number >= 0, not {value}")
+        fix = "give another value"  # NaN too: it would poison every output
+        check_range("--noise-scale", self.noise_scale, 0, fix=fix)
+        check_range("--temperature", self.temperature, 0, fix=fix)
+        check_range("--novelty", self.novelty, 0, fix=fix)
+        check_range("batch size", self.batch_size, 1, fix=fix)

@@ -35,6 +35,13 @@ class Layout:
             if not -1 <= p < len(self.joints) or p == i:
                 raise SkelgenError(f"layout {self.name!r}: joint {self.joints[i]!r} has parent {p}, "
                                    f"which is not a joint index (use -1 for the root)")
+        for i in range(len(self.joints)):  # every chain of parents must end at a root
+            j, steps = i, 0
+            while j != -1 and steps <= len(self.joints):
+                j, steps = self.parents[j], steps + 1
+            if j != -1:
+                raise SkelgenError(f"layout {self.name!r}: the parents of joint {self.joints[i]!r} form a cycle; "
+                                   f"each chain of parents must end at a root (-1)")
         missing = [r for r in LANDMARKS if self.landmarks.get(r) not in self.joints]
         if missing:
             raise SkelgenError(f"layout {self.name!r}: landmarks {missing} must name joints of the layout")
@@ -64,6 +71,8 @@ class Layout:
         try:
             return cls(str(d["name"]), tuple(map(str, d["joints"])), tuple(int(p) for p in d["parents"]),
                        {str(k): str(v) for k, v in d.get("landmarks", {}).items()})
+        except SkelgenError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SkelgenError(f"layout description is malformed ({e}); it needs name, joints, "
                                f"parents and landmarks") from None
@@ -89,7 +98,8 @@ NTU25 = _layout("ntu25", [
 ], {"spine_base": "spine_base", "spine_mid": "spine_mid",
     "shoulder_left": "shoulder_left", "shoulder_right": "shoulder_right"})
 
-# Kinect v1 (NW-UCLA, MSR Action3D, UTKinect), in NW-UCLA's joint order.
+# Kinect v1 in the SDK's joint order, which NW-UCLA keeps. Datasets stored in another order (MSR
+# Action3D has its own) need a layout file in their order; `convert` warns when data looks scrambled.
 KINECT20 = _layout("kinect20", [
     ("hip_center", None), ("spine", "hip_center"), ("shoulder_center", "spine"), ("head", "shoulder_center"),
     ("shoulder_left", "shoulder_center"), ("elbow_left", "shoulder_left"), ("wrist_left", "elbow_left"),

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
 
 
 @dataclass
@@ -27,6 +27,30 @@ class ModelConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     arch: str = "tahar"       # tahar | mae (the paper's MAE-style baseline, Table 3)
+
+    MAX_PARAMETERS = 10**10   # 40 GB of weights: beyond any machine this runs on, so a typo
+
+    def __post_init__(self):
+        for key in ("in_dim", "frames", "dim", "enc_depth", "dec_depth", "heads", "mlp_ratio"):
+            check_range(f"model.{key}", getattr(self, key), 1)
+            if not isinstance(getattr(self, key), int):
+                raise SkelgenError(f"model.{key} must be a whole number, not {getattr(self, key)!r}")
+        check_range("model.dropout", self.dropout, 0, 1, high_open=True)
+        if self.dim % self.heads:
+            fits = ", ".join(str(h) for h in range(1, 17) if self.dim % h == 0)
+            raise SkelgenError(f"model.heads ({self.heads}) must divide model.dim ({self.dim}); "
+                               f"choose heads {fits} or another dim")
+        if self.arch not in ("tahar", "mae"):
+            raise SkelgenError(f"model.arch must be tahar or mae, not {self.arch!r}")
+        if self.parameters() > self.MAX_PARAMETERS:
+            raise SkelgenError(f"a model of dim {self.dim}, depth {self.enc_depth}+{self.dec_depth}, frames "
+                               f"{self.frames} would have about {self.parameters():.1e} parameters; "
+                               f"choose a smaller model")
+
+    def parameters(self) -> int:
+        """About how many weights the model has (blocks, embeddings), before building it."""
+        block = (4 + 2 * self.mlp_ratio) * self.dim ** 2
+        return (2 * self.enc_depth + 3 * self.dec_depth) * block + (2 * self.in_dim + self.frames + 2) * self.dim
 
 
 def key_padding(lengths: torch.Tensor | None, t: int, extra: int = 0) -> torch.Tensor | None:

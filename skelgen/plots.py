@@ -14,8 +14,6 @@ warm tinted background. Every panel of a figure has the same view and the same s
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
@@ -31,7 +29,7 @@ from mpl_toolkits.mplot3d import proj3d
 from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from .errors import SkelgenError
-from .io.atomic import check_output
+from .io.atomic import AtomicPath
 from .layouts import Layout
 
 DPI = 100
@@ -71,24 +69,12 @@ def _figure(width: float, height: float) -> Figure:
 
 def _save(fig: Figure, out, fmt: str = "png", anim=None, fps: int = 15, overwrite: bool = True) -> Path:
     """Write ``fig`` (or ``anim``) to a temporary file beside ``out``, then rename it into place."""
-    path = check_output(out, overwrite)  # a clear SkelgenError for a missing/unwritable folder
-    if path.is_dir():
-        raise SkelgenError(f"{path} is a folder; give a file name for the figure")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
+    with AtomicPath(out, overwrite, suffix=f".{fmt}") as tmp:  # Pillow picks the format by extension
         if anim is None:
             fig.savefig(tmp, format=fmt, dpi=DPI)
         else:
             anim.save(tmp, writer=PillowWriter(fps=fps), dpi=DPI)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(out)
 
 
 def check_layout_drawable(layout: Layout, num_joints: int | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+from .stopping import check as check_stop
+
 
 class Progress:
     """``with Progress(total, "train", unit="samples") as bar: bar.update(n, loss=0.1)``.
@@ -18,6 +20,7 @@ class Progress:
         self._drawn = False
 
     def update(self, n: int = 1, **metrics):
+        check_stop()  # a Ctrl-C that Python swallowed stops the job here
         self.done += n
         self.metrics.update(metrics)
         now = time.perf_counter()

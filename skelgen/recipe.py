@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
+from .io.atomic import note_input
 from .model import ModelConfig
 
 
@@ -35,6 +37,11 @@ class DataConfig:
     split: str = "train"      # the split pretraining reads (labels are never used)
     frames: int = 64          # every sequence is resampled to this many frames
 
+    def __post_init__(self):
+        check_range("data.frames", self.frames, 1)
+        if not self.split:
+            raise SkelgenError("data.split must name a split, e.g. train")
+
 
 @dataclass
 class AugmentConfig:
@@ -54,6 +61,13 @@ class AugmentConfig:
     encoder: bool = False     # also rotate and scale the encoder's input (and so the target);
                               # not in the paper: asks [CLS] to be robust to the camera view
 
+    def __post_init__(self):
+        for key in ("rotate", "noise_std"):
+            check_range(f"augment.{key}", getattr(self, key), 0)
+        check_range("augment.scale", self.scale, 0, 1, high_open=True)  # 1 - scale stays positive
+        for key in ("noise_prob", "frame_mask", "joint_mask", "full_mask"):  # probabilities
+            check_range(f"augment.{key}", getattr(self, key), 0, 1)
+
 
 @dataclass
 class TrainConfig:
@@ -68,6 +82,16 @@ class TrainConfig:
     save_every: int = 1       # epochs between checkpoints (the last always saves); raise it where
                               # epochs take milliseconds (a GPU, a small dataset)
 
+    def __post_init__(self):
+        for key in ("epochs", "batch_size", "save_every"):
+            check_range(f"train.{key}", getattr(self, key), 1)
+        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start"):
+            check_range(f"train.{key}", getattr(self, key), 0)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {self.precision!r}")
+
 
 @dataclass
 class Recipe:
@@ -79,6 +103,12 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def validate(self) -> "Recipe":
+        """Check every table's ranges (keys are set one at a time, so this runs once all are set)."""
+        for table in _TABLES:
+            getattr(self, table).__post_init__()
+        return self
 
     @classmethod
     def from_dict(cls, d: dict, name: str = "custom") -> "Recipe":
@@ -92,7 +122,7 @@ class Recipe:
                 raise SkelgenError(f"recipe {name}: [{table}] must be a table of keys")
             for key, value in values.items():
                 recipe.set(f"{table}.{key}", value)
-        return recipe
+        return recipe.validate()
 
     def set(self, dotted: str, value):
         """Set ``table.key`` to ``value`` (a string is parsed as a TOML value), type-checked."""
@@ -136,6 +166,7 @@ def read_recipe_file(name_or_path: str, kind: str = "recipe", pattern: str = "*.
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob(pattern)))
         raise SkelgenError(f"unknown {kind} {name_or_path!r}; available: {names} (or give a .toml path)")
+    note_input(path)
     try:
         return path, tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -151,4 +182,4 @@ def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
         if not eq:
             raise SkelgenError(f"--set needs key=value, got {item!r}")
         recipe.set(key.strip(), value.strip())
-    return recipe
+    return recipe.validate()

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from . import flops
-from .errors import SkelgenError
+from .errors import SkelgenError, check_range
 from .progress import Progress
 
 NWUCLA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
@@ -55,6 +55,16 @@ class SpeedConfig:
     synth_n: int = 100_000
     demo_per_class: int = 20
     threads: int = os.cpu_count() or 1
+
+    def __post_init__(self):
+        for key in ("batch", "frames", "steps", "gen_batch", "gen_batches", "ntu_files", "synth_n", "demo_per_class",
+                    "threads"):
+            check_range(key, getattr(self, key), 1, fix="give another value")
+        if self.nwucla_files is not None:
+            check_range("nwucla_files", self.nwucla_files, 1, fix="give another value")
+        if not self.bf16_step_s > 0:
+            raise SkelgenError(f"bf16_step_s must be > 0, not {self.bf16_step_s!r}; give another value")
+        self.model_config()  # dim, depth and heads as a model takes them
 
     @classmethod
     def quick(cls, **overrides) -> "SpeedConfig":

@@ -12,8 +12,8 @@ import numpy as np
 from .checkpoint import check_compatible, load_model
 from .errors import SkelgenError
 from .generate import GenerationConfig, make_bank, synthesize
-from .io.atomic import check_output
-from .io.dataset import DatasetWriter, SkeletonFile
+from .io.atomic import check_output, check_space, guarded
+from .io.dataset import DatasetWriter, SkeletonFile, sample_bytes
 from .progress import Progress
 
 
@@ -62,6 +62,7 @@ def write_generated(writer: DatasetWriter, batches, label: int, state, code: str
     return written
 
 
+@guarded
 def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None = None, seed: int = 0,
           split: str = "train", overwrite: bool = False, show_progress: bool = True) -> dict:
     """Write ``n`` generated sequences of one class to a new dataset file ``out``."""
@@ -71,6 +72,8 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
     check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
+        # an absurd --n (10**12) or one the disk cannot hold is refused before any work
+        check_space(out, n * sample_bytes(sf.shape[1], max(state["data"]["frames"], sf.shape[2]), *sf.shape[3:]))
         c = sf.classes.resolve(class_key)
         code = sf.classes.codes[c]
         bank = class_bank(model, state, sf, split)
@@ -80,24 +83,48 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
         max_frames = max(state["data"]["frames"], int(bank.lengths.max()))
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
-                           overwrite=overwrite) as w, \
+                           overwrite=overwrite, expected_samples=n) as w, \
                 Progress(n, f"synth {code}", "seq", enabled=show_progress) as bar:
             written = write_generated(w, synthesize(model, state, bank, c, n, cfg, seed), c, state, code, bar)
             w.set_split(split, np.arange(written))
     return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out)}
 
 
-def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy) -> dict[int, int]:
+SAMPLING = ("auto", "minority", "not minority", "not majority", "all")
+SAMPLING_HINT = ("use auto, minority, 'not minority', 'not majority', all, a ratio in (0, 1] or counts "
+                 "like A024=100,A023=80")
+
+
+def target_counts(labels: np.ndarray, num_classes: int, sampling_strategy, codes=None) -> dict[int, int]:
     """How many samples to add per class, with imbalanced-learn's ``sampling_strategy`` meanings:
-    'auto', 'not majority', 'minority', 'not minority', 'all', a float ratio, or {class: count}."""
+    'auto', 'not majority', 'minority', 'not minority', 'all', a float ratio, or {class: count}.
+    Errors name classes by their ``codes`` (imbalanced-learn's name indices and functions)."""
     from imblearn.utils import check_sampling_strategy  # seconds to import: only rebalance needs it
+    name = (lambda c: codes[c]) if codes is not None else str
+    have = np.bincount(labels, minlength=num_classes)
+    if isinstance(sampling_strategy, str) and sampling_strategy not in SAMPLING:
+        raise SkelgenError(f"unknown sampling strategy {sampling_strategy!r}; {SAMPLING_HINT}")
+    if isinstance(sampling_strategy, float) and not 0 < sampling_strategy <= 1:
+        raise SkelgenError(f"a sampling ratio (smallest/largest class after filling) lies in (0, 1], not "
+                           f"{sampling_strategy}; {SAMPLING_HINT}")
+    if isinstance(sampling_strategy, dict):
+        for c, want in sampling_strategy.items():
+            if have[c] == 0:
+                raise SkelgenError(f"class {name(c)} has no samples to generate from; add real samples of it "
+                                   f"or leave it out of the counts")
+            if want < have[c]:
+                raise SkelgenError(f"class {name(c)} already has {have[c]} samples and {want} were asked; "
+                                   f"rebalancing only adds, so ask for {have[c]} or more")
     try:
         add = check_sampling_strategy(sampling_strategy, labels, "over-sampling")
     except (ValueError, TypeError) as e:
-        raise SkelgenError(f"invalid sampling strategy {sampling_strategy!r}: {e}") from None
+        shown = {name(c): n for c, n in sampling_strategy.items()} if isinstance(sampling_strategy, dict) \
+            else sampling_strategy
+        raise SkelgenError(f"invalid sampling strategy {shown!r} ({e}); {SAMPLING_HINT}") from None
     return {int(k): int(v) for k, v in add.items() if v > 0}
 
 
+@guarded
 def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: str = "train",
               cfg: GenerationConfig | None = None, seed: int = 0, overwrite: bool = False,
               show_progress: bool = True) -> dict:
@@ -107,8 +134,6 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     """
     cfg = cfg or GenerationConfig()
     out = Path(out) if out else Path(data).with_suffix(".rebalanced.h5")
-    if Path(out).resolve() == Path(data).resolve():
-        raise SkelgenError("--out must differ from the input; the input is never modified")
     check_output(out, overwrite)  # before the work, not after
     model, state, sf = open_for_generation(checkpoint, data)
     with sf:
@@ -118,13 +143,13 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
             raise SkelgenError(f"{data}: class {sf.classes.label(int(np.argmax(empty)))} has no samples in "
                                f"split {split!r}, so it cannot be generated; add real samples of it or name "
                                f"the classes to fill, e.g. --sampling-strategy A024=100,A023=80")
-        add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy)
+        add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy, sf.classes.codes)
         bank = class_bank(model, state, sf, split)
         max_frames = max(sf.shape[2], state["data"]["frames"])
         total = sum(add.values())
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
-                           overwrite=overwrite) as w:
+                           overwrite=overwrite, expected_samples=len(sf) + total) as w:
             ids = sf.ids
             for s in range(0, len(sf), 1024):  # copy the real samples in chunks, unchanged
                 idx = np.arange(s, min(s + 1024, len(sf)))

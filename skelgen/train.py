@@ -6,6 +6,7 @@ an uninterrupted one, and no generator state needs saving.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -22,7 +23,7 @@ import torch.distributed as dist
 from .augment import augment, decoder_input
 from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
 from .errors import SkelgenError
-from .io.atomic import check_folder, make_folder
+from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
 from .model import ModelConfig, build_model
 from .preprocess import prepare_file
@@ -98,6 +99,7 @@ def train_step(objective, x, gen, aug, bf16: bool, device):
         return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None)
 
 
+@guarded
 def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = False,
              show_progress: bool = True, stop_after: int | None = None, record: bool = True) -> Path:
     """Train ``recipe`` on the file ``data``; returns the checkpoint path (``out_dir/checkpoint.pt``).
@@ -105,7 +107,21 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     ``stop_after`` ends the run after that many epochs (as an interruption would), for testing.
     ``record`` makes it the default checkpoint of later commands (runs/latest.json).
     Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel; rank 0 writes all files.
+    A run that fails or is stopped before its first checkpoint leaves no empty folder behind.
     """
+    recipe.validate()
+    fresh = not Path(out_dir).exists()
+    try:
+        return _pretrain(recipe, data, out_dir, resume, show_progress, stop_after, record)
+    except BaseException:
+        if fresh:
+            with contextlib.suppress(OSError):
+                Path(out_dir).rmdir()  # only if empty: a checkpoint already written stays resumable
+        raise
+
+
+def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show_progress: bool,
+              stop_after: int | None, record: bool) -> Path:
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device()
     if device.type == "cpu":
@@ -117,9 +133,6 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
             torch.cuda.set_device(device)
     out_dir, tc = Path(out_dir), recipe.train
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
-    for key in ("epochs", "batch_size", "save_every"):
-        if getattr(tc, key) < 1:
-            raise SkelgenError(f"train.{key} must be at least 1, not {getattr(tc, key)}")
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
@@ -137,23 +150,30 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     torch.manual_seed(tc.seed)
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
-    start_epoch = 0
+    start_epoch, fingerprint = 0, file_fingerprint(data)
     if resume:
         state = load_checkpoint(ckpt_path)
         check_compatible(state, sf.layout, None, m, str(data))
+        if state["data"]["fingerprint"] != fingerprint:  # two runs under one provenance
+            raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
+                               f"started with, or choose another --out")
+        if {**state["recipe"], "name": recipe.name} != recipe.to_dict():  # e.g. epochs: another schedule
+            raise SkelgenError(f"{ckpt_path} was started with another recipe ({_differences(state['recipe'], recipe)}); "
+                               f"resume with the recipe it started with, or choose another --out")
         if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
             raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
                                f"with the recipe and data it started with, or choose another --out")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"]
+    if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
+        check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
     objective = Objective(model)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     bf16 = use_bf16(tc.precision, device)
     per_rank = max(tc.batch_size // world, 1)
     steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
-    fingerprint = file_fingerprint(data)
     meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
             "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
             "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,
@@ -204,9 +224,28 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     return ckpt_path
 
 
+def _differences(saved: dict, recipe: Recipe) -> str:
+    """The recipe keys whose values differ, as "train.epochs 1 -> 3"."""
+    now = recipe.to_dict()
+    return ", ".join(f"{t}.{k} {v!r} -> {now[t].get(k)!r}" for t in ("model", "data", "augment", "train")
+                     for k, v in saved.get(t, {}).items() if now[t].get(k) != v)
+
+
 def read_log(run: str | Path) -> list[dict]:
     """The per-epoch rows of a run folder's log.jsonl."""
-    path = Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run)
+    path = note_input(Path(run) / "log.jsonl" if Path(run).is_dir() else Path(run))
     if not path.is_file():
         raise SkelgenError(f"no training log at {path}; give a run folder written by `skelgen pretrain`")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), (int, float)) for k in ("epoch", "loss", "lr")):
+            raise SkelgenError(f"{path}, line {number}: not a training log row (JSON with epoch, loss, lr); "
+                               f"the log is damaged, delete the line or the file")
+        rows.append(row)
+    return rows

@@ -4,6 +4,7 @@ no traceback, leaves no output (not even a temporary file) and changes no input.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -21,6 +22,7 @@ from skelgen.cli import main
 from skelgen.demo import write_demo
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
 from skelgen.io.npz import export_npz
+from skelgen.io.pyskl import export_pyskl
 from skelgen.layouts import KINECT20, NTU25, joint_map
 from skelgen.train import pretrain
 
@@ -91,6 +93,7 @@ def inputs(tmp_path_factory) -> Path:
     tiny_recipe_file(d / "tiny.toml")
     (d / "bench.toml").write_text(TINY_BENCH)
     (d / "badkey.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\nnope = 1\n"))
+    (d / "badrange.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\ndropout = 2.0\n"))
 
     raw = good.read_bytes()
     (d / "truncated.h5").write_bytes(raw[: len(raw) // 2])
@@ -105,14 +108,42 @@ def inputs(tmp_path_factory) -> Path:
     damaged_copy(good, d / "empty-class.h5", set_array("label", lambda a: a == 2, 3))  # no A010 left
     damaged_copy(good, d / "other-classes.h5", replace_codes)
     other_layout(good, d / "kinect.h5")
+    damaged_copy(d / "kinect.h5", d / "fake-ntu25.h5",  # a custom layout named like the built-in
+                 lambda h: h.attrs.update(layout=json.dumps({**KINECT20.to_dict(), "name": "ntu25"})))
 
     export_npz(good, d / "good.npz")
+    export_pyskl(good, d / "good.pkl")
     arrays = dict(np.load(d / "good.npz"))
     for name, key, index, value in (("nan.npz", "x", (0, 0, 0, 0, 0), np.nan), ("empty.npz", "lengths", 0, 0),
                                     ("label.npz", "labels", 0, -1)):
         a = {k: v.copy() for k, v in arrays.items()}
         a[key][index] = value
         np.savez(d / name, **a)
+
+    # issue 15: files that are well-formed containers of malformed content
+    def replace(key, data):
+        def edit(h):
+            del h[key]
+            h[key] = data
+        return edit
+    damaged_copy(good, d / "split-2d.h5", replace("splits/train", np.arange(24).reshape(12, 2)))
+    damaged_copy(good, d / "split-repeated.h5", replace("splits/train", np.r_[np.arange(24), 0, 1]))
+    damaged_copy(good, d / "label-float.h5", replace("label", np.full(32, 1.5)))
+    (d / "cycle.json").write_text(json.dumps({**NTU25.to_dict(), "name": "cyclic",
+                                              "parents": [1, 0] + list(NTU25.parents[2:])}))
+    import torch
+    state = torch.load(d / "run" / "checkpoint.pt", weights_only=True)
+    for name, edit in (("extra-key", lambda s: s["model_config"].update(extra=1)),
+                       ("no-layout", lambda s: s.pop("layout")),
+                       ("absurd-size", lambda s: s["model_config"].update(dim=2**20, heads=1)),
+                       ("other-size", lambda s: s["model_config"].update(dim=4096, heads=1)),
+                       ("bad-heads", lambda s: s["model_config"].update(heads=5))):
+        bad = {**state, "model_config": dict(state["model_config"])}
+        edit(bad)
+        torch.save(bad, d / f"{name}.pt")
+    shutil.copytree(d / "run", d / "bad-log")
+    with open(d / "bad-log" / "log.jsonl", "a") as f:
+        f.write('{"epoch": 2, "loss": \n')
 
     (d / "evil.pkl").write_bytes(pickle.dumps({"annotations": [Evil(d / "pwned")]}))
     ckpt = (d / "run" / "checkpoint.pt").read_bytes()
@@ -211,6 +242,7 @@ def case(name, cmdline, message, existing=()):
 
 
 SYNTH = "synth --checkpoint {ck} --data {good} --class A008"
+ONTO = "is an input of this command.*; writing there would destroy it, choose another --out"
 CASES = [
     # missing or damaged files other than datasets
     case("convert-npz-missing", "convert npz {i}/missing.npz --out out/x.h5", "no such file"),
@@ -282,8 +314,76 @@ CASES = [
     case("plot-log-exists", "plot-log {i}/run --out out/c.png", "already exists; pass --overwrite", ["out/c.png"]),
     case("pretrain-exists", "pretrain --data {good} --recipe {i}/tiny.toml --out out/run",
          "exists; pass --resume", ["out/run/checkpoint.pt"]),
-    case("rebalance-onto-input", "rebalance {good} --checkpoint {ck} --out {good} --overwrite",
-         "--out must differ from the input"),
+    # an output onto an input (data, checkpoint, recipe, log), by any path: refused, never replaced
+    case("rebalance-onto-input", "rebalance {good} --checkpoint {ck} --out {good} --overwrite", ONTO),
+    case("synth-onto-data", SYNTH + " --n 2 --out {good} --overwrite", ONTO),
+    case("synth-onto-checkpoint", SYNTH + " --n 2 --out {ck} --overwrite", ONTO),
+    case("synth-onto-data-relative", SYNTH + " --n 2 --out {i}/run/../good.h5 --overwrite", ONTO),
+    case("export-onto-data", "export {good} npz --out {good} --overwrite", ONTO),
+    case("export-pyskl-onto-data", "export {good} pyskl --out {good} --overwrite", ONTO),
+    case("convert-onto-source", "convert pyskl {i}/good.pkl --out {i}/good.pkl --overwrite", ONTO),
+    case("convert-npz-onto-source", "convert npz {i}/good.npz --out {i}/good.npz --overwrite", ONTO),
+    case("embed-onto-data", "embed --checkpoint {ck} --data {good} --out {good} --overwrite", ONTO),
+    case("embed-onto-checkpoint", "embed --checkpoint {ck} --data {good} --out {ck} --overwrite", ONTO),
+    case("plot-log-onto-log", "plot-log {i}/run --out {i}/run/log.jsonl --overwrite", ONTO),
+
+    # an output under /proc or naming a folder
+    case("synth-out-proc", SYNTH + " --n 2 --out /proc/s.h5", "folder /proc is not writable"),
+    case("export-out-proc", "export {good} npz --out /proc/x.npz", "folder /proc is not writable"),
+    case("synth-out-folder", SYNTH + " --n 2 --out out", "out is a folder; give a file name"),
+    case("demo-data-out-folder", "demo-data --out out --overwrite", "out is a folder; give a file name"),
+    case("export-out-folder", "export {good} pyskl --out out --overwrite", "out is a folder; give a file name"),
+    # values out of range (issue 15): recipes, probe settings, seeds, generation settings
+    case("pretrain-heads", "pretrain --data {good} --recipe {i}/tiny.toml --set model.heads=5 --out out/run",
+         r"model.heads \(5\) must divide model.dim \(32\); choose heads 1, 2, 4, 8, 16"),
+    case("pretrain-frames-0", "pretrain --data {good} --set data.frames=0 --out out/run", "data.frames must be .* >= 1"),
+    case("pretrain-dropout", "pretrain --data {good} --set model.dropout=2 --out out/run",
+         r"model.dropout must be a number in \[0, 1\), not 2.0"),
+    case("pretrain-weight-decay", "pretrain --data {good} --set train.weight_decay=-0.1 --out out/run",
+         "train.weight_decay must be a number >= 0"),
+    case("pretrain-lr", "pretrain --data {good} --set train.lr=-1 --out out/run", "train.lr must be a number > 0"),
+    case("pretrain-mask", "pretrain --data {good} --set augment.frame_mask=1.5 --out out/run",
+         r"augment.frame_mask must be a number in \[0, 1\]"),
+    case("pretrain-huge", "pretrain --data {good} --set model.dim=1000000 --set model.heads=1 --out out/run",
+         "parameters; choose a smaller model"),
+    case("benchmark-out-of-range", "benchmark --recipe {i}/badrange.toml --out out/b",
+         r"classifier.dropout must be a number in \[0, 1\), not 2.0; fix it in the benchmark recipe"),
+    case("evaluate-k-too-large", "evaluate --checkpoint {ck} --data {good} -k 25", "-k 25 must lie between 1 and the 24"),
+    case("evaluate-negative-lr", "evaluate --checkpoint {ck} --data {good} --lr -0.1", "--lr must be a number >= 0"),
+    case("evaluate-zero-lr", "evaluate --checkpoint {ck} --data {good} --lr 0", "--lr must be > 0"),
+    case("demo-data-negative-seed", "demo-data --seed -1 --out out/d.h5", "--seed must be 0 or more"),
+    case("synth-nan-temperature", SYNTH + " --n 2 --strategy gaussian --temperature nan --out out/s.h5",
+         "--temperature must be a number >= 0, not nan"),
+    case("synth-nan-noise", SYNTH + " --n 2 --noise-scale nan --out out/s.h5", "--noise-scale must be a number"),
+    # checkpoints that are valid pickles of tensors but malformed
+    case("checkpoint-extra-key", SYNTH + " --checkpoint {i}/extra-key.pt --n 2 --out out/s.h5",
+         r"is malformed: model_config keys \['extra'\] are unknown or missing"),
+    case("checkpoint-no-layout", SYNTH + " --checkpoint {i}/no-layout.pt --n 2 --out out/s.h5",
+         "is malformed: 'layout' is missing"),
+    case("checkpoint-absurd-size", "embed --checkpoint {i}/absurd-size.pt --data {good} --out out/e.npz",
+         "is malformed: a model of dim 1048576, .* would have about 6.6e\\+13 parameters"),
+    case("checkpoint-other-size", "embed --checkpoint {i}/other-size.pt --data {good} --out out/e.npz",
+         "is malformed: its weights do not fit its model_config"),
+    case("checkpoint-bad-heads", "evaluate --checkpoint {i}/bad-heads.pt --data {good}", "is malformed: model.heads"),
+    # damaged logs and files whose arrays have the wrong kind
+    case("plot-log-corrupt", "plot-log {i}/bad-log --out out/c.png", "line 2: not a training log row"),
+    case("info-split-2d", "info {i}/split-2d.h5", "split 'train' is not a list of sample indices"),
+    case("pretrain-split-repeated", "pretrain --data {i}/split-repeated.h5 --recipe {i}/tiny.toml --out out/run",
+         "split 'train' names a sample more than once"),
+    case("info-label-float", "info {i}/label-float.h5", "'label' holds float64 values, not integers"),
+    case("convert-layout-cycle", "convert npz {i}/good.npz --layout {i}/cycle.json --out out/x.h5",
+         "parents of joint 'spine_base' form a cycle"),
+    # messages that name what the user wrote (classes by code, strategies by name), not internals
+    case("rebalance-strategy-unknown", "rebalance {good} --checkpoint {ck} --sampling-strategy nope --out out/r.h5",
+         "unknown sampling strategy 'nope'; use auto, minority, 'not minority', 'not majority', all, a ratio"),
+    case("rebalance-strategy-ratio", "rebalance {good} --checkpoint {ck} --sampling-strategy 2 --out out/r.h5",
+         r"a sampling ratio .* lies in \(0, 1\], not 2.0; use auto"),
+    case("rebalance-strategy-fewer", "rebalance {good} --checkpoint {ck} --sampling-strategy A008=1 --out out/r.h5",
+         "class A008 already has 3 samples and 1 were asked; rebalancing only adds, so ask for 3 or more"),
+    case("rebalance-strategy-empty-class", "rebalance {i}/empty-class.h5 --checkpoint {ck} --sampling-strategy "
+         "A010=5 --out out/r.h5", "class A010 has no samples to generate from"),
+    case("synth-same-name-other-layout", "synth --checkpoint {ck} --data {i}/fake-ntu25.h5 --class A008 --n 2 "
+         "--out out/s.h5", "layout and .*fake-ntu25.h5's are both named 'ntu25' but their joints differ"),
     # an output folder that does not exist
     case("convert-no-folder", "convert npz {i}/good.npz --out nowhere/x.h5", "folder nowhere does not exist"),
     case("export-no-folder", "export {good} npz --out nowhere/x.npz", "folder nowhere does not exist"),
@@ -333,6 +433,15 @@ def test_resume_with_data_of_another_layout(inputs):
     shutil.copytree(inputs / "run", "out/run")
     check_refused("pretrain --data {i}/kinect.h5 --recipe {i}/tiny.toml --out out/run --resume",
                   "trained on layout 'ntu25' but .*kinect.h5 uses 'kinect20'", inputs)
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_output_through_a_link_onto_the_input(inputs, link):
+    """An --out that is another name of the input (a symbolic or hard link) is refused too."""
+    os.symlink(inputs / "good.h5", "out/alias.h5") if link == "symlink" else os.link(inputs / "good.h5", "out/alias.h5")
+    check_refused("export out/alias.h5 npz --out {good} --overwrite", ONTO, inputs)
+    check_refused("synth --checkpoint {ck} --data {good} --class A008 --n 2 --out out/alias.h5 --overwrite", ONTO,
+                  inputs)
 
 
 def test_malicious_pickle_through_the_cli(inputs):

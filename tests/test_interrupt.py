@@ -23,6 +23,7 @@ from skelgen.train import pretrain
 
 EPOCHS = 30  # about a second for the tiny model, yet it is killed after two
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")]
+PRETRAIN_SIGNALS = SIGNALS + [pytest.param(signal.SIGTERM, id="SIGTERM")]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,8 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60):
 def interrupt(proc: subprocess.Popen, sig) -> int:
     proc.send_signal(sig)
     rc = proc.wait(timeout=60)
-    if sig == signal.SIGINT:
-        assert rc == 130 and stderr().splitlines()[-1] == "skelgen: interrupted; no partial output was kept", \
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        assert rc == 128 + sig and stderr().splitlines()[-1] == "skelgen: interrupted; no partial output was kept", \
             stderr()
     else:
         assert rc == -signal.SIGKILL
@@ -75,7 +76,7 @@ def test_killed_synth_leaves_no_output(inputs, sig):
     data, ckpt = inputs
     given = sha256(data), sha256(ckpt)
     Path("out").mkdir()
-    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 10_000_000,
+    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 1_000_000,
                  "--out", "out/s.h5")
     wait_for(lambda: "synth A008 [" in stderr(), proc)  # the bar moves once a batch is written
     interrupt(proc, sig)
@@ -84,11 +85,17 @@ def test_killed_synth_leaves_no_output(inputs, sig):
     left = [p.name for p in Path("out").iterdir()]
     if sig == signal.SIGINT:
         assert left == [], "the temporary file must be removed"
-    else:  # SIGKILL cannot be caught: at most the hidden temporary file stays, never the output
+    else:  # SIGKILL cannot be caught: at most the hidden temporary file stays, never the output,
         assert all(name.startswith(".s.h5.") and name.endswith(".partial") for name in left), left
+        # and the next run that writes there removes it (issue 15)
+        result = CliRunner().invoke(main, ["synth", "--checkpoint", str(ckpt), "--data", str(data),
+                                           "--class", "A008", "--n", "2", "--out", "out/s.h5"])
+        assert result.exit_code == 0, result.output
+        assert "removed a killed run's temporary files for out/s.h5" in result.stderr
+        assert [p.name for p in Path("out").iterdir()] == ["s.h5"]
 
 
-@pytest.mark.parametrize("sig", SIGNALS)
+@pytest.mark.parametrize("sig", PRETRAIN_SIGNALS)
 def test_killed_pretrain_resumes(inputs, sig):
     data, _ = inputs
     given = sha256(data)

@@ -1,4 +1,7 @@
-"""The imbalanced-learn sampler: counts, forms, determinism, pipelines, errors."""
+"""The imbalanced-learn sampler: counts, forms, determinism, pipelines, errors, estimator checks."""
+import functools
+from pathlib import Path
+
 import numpy as np
 import pytest
 from imblearn.pipeline import Pipeline
@@ -93,3 +96,50 @@ def test_clear_errors(trained, data):
         SkelgenSampler(checkpoint=trained, strategy="magic").fit_resample(x, y)
     with pytest.raises(SkelgenError, match="skelgen pretrain"):  # no checkpoint and no pretrain run here
         SkelgenSampler().fit_resample(x, y)
+
+
+# -- imbalanced-learn's and scikit-learn's estimator checks (issue 15) -------------------------------
+from imblearn.utils.estimator_checks import estimator_checks_generator  # noqa: E402
+from sklearn.utils import estimator_checks as sklearn_checks  # noqa: E402
+
+RANDOM_FEATURES = ("it draws random tabular data of 2 to 20 features, and SkelgenSampler resamples only "
+                   "sequences shaped for its pretrained checkpoint (M*T*V*C values per row)")
+CANNOT_APPLY = {  # check -> why it cannot apply to a pretrained sequence model
+    name: RANDOM_FEATURES for name in (
+        "check_samplers_fit", "check_samplers_fit_resample", "check_samplers_sampling_strategy_fit_resample",
+        "check_samplers_list", "check_samplers_multiclass_ova", "check_samplers_preserve_dtype",
+        "check_samplers_sample_indices", "check_samplers_2d_target", "check_sampler_get_feature_names_out",
+        "check_samplers_sparse", "check_samplers_nan", "check_samplers_string",
+        "check_classifiers_with_encoded_labels")}
+API_CHECKS = ("check_param_validation", "check_get_params_invariance", "check_set_params",
+              "check_no_attributes_set_in_init", "check_parameters_default_constructible", "check_estimator_repr",
+              "check_estimator_cloneable", "check_dont_overwrite_parameters",
+              "check_do_not_raise_errors_in_init_or_set_params")
+
+
+def _checks():
+    """Every check imbalanced-learn runs for an over-sampler, and scikit-learn's API checks."""
+    from imblearn.utils import estimator_checks as imblearn_checks
+    for _, check in estimator_checks_generator(SkelgenSampler(random_state=0), mark=None):
+        yield pytest.param(check, id=getattr(check, "func", check).__name__)
+    for name in API_CHECKS:
+        module = imblearn_checks if hasattr(imblearn_checks, name) else sklearn_checks
+        yield pytest.param(functools.partial(getattr(module, name), "SkelgenSampler"), id=name)
+
+
+@pytest.mark.parametrize("check", list(_checks()))
+def test_estimator_checks(trained, demo_file, check):
+    """Each check runs with the sampler's default checkpoint (the last pretrain run, written here);
+    one that cannot apply is skipped with its reason, never passed over in silence."""
+    import json
+    name = getattr(check, "func", check).__name__
+    if name in CANNOT_APPLY:
+        pytest.skip(f"{name}: {CANNOT_APPLY[name]}")
+    Path("runs").mkdir()
+    Path("runs/latest.json").write_text(json.dumps({"checkpoint": str(trained), "data": str(demo_file)}))
+    check(SkelgenSampler(random_state=0))
+
+
+def test_errors_are_value_errors():
+    """Code written for the standard types (scikit-learn's checks) catches skelgen's errors."""
+    assert issubclass(SkelgenError, ValueError)

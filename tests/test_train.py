@@ -73,7 +73,7 @@ def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_f
                     show_progress=False)
     assert saved == [2, 4, 5] and load_checkpoint(ckpt)["epoch"] == 5  # the last epoch always saves
     assert [row["epoch"] for row in read_log(tmp_path / "run")] == [1, 2, 3, 4, 5]
-    with pytest.raises(SkelgenError, match="train.save_every must be at least 1, not 0"):
+    with pytest.raises(SkelgenError, match="train.save_every must be a number >= 1, not 0"):
         pretrain(tiny_recipe(**{"train.save_every": 0}), str(demo_file), tmp_path / "bad", show_progress=False)
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import SkelgenError, check_range
 from ..evaluate import Scores
 from ..progress import Progress
 from ..train import pick_device
@@ -32,6 +33,13 @@ class ClassifierConfig:
     lr: float = 1e-3          # peak of the cosine schedule
     weight_decay: float = 0.01
     dropout: float = 0.2      # on the pooled features, before the linear layer
+
+    def __post_init__(self):
+        for key, low in (("width", 1), ("epochs", 1), ("min_steps", 0), ("batch_size", 1), ("weight_decay", 0)):
+            check_range(f"classifier.{key}", getattr(self, key), low, fix="fix it in the benchmark recipe")
+        check_range("classifier.dropout", self.dropout, 0, 1, high_open=True, fix="fix it in the benchmark recipe")
+        if not self.lr > 0:
+            raise SkelgenError(f"classifier.lr must be a number > 0, not {self.lr!r}; fix it in the benchmark recipe")
 
 
 def _block(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SkelgenError
+from ..errors import SkelgenError, check_range
 from ..generation_config import GenerationConfig
 from ..io.atomic import check_folder
 from ..io.dataset import SkeletonFile
@@ -50,6 +50,13 @@ class BenchmarkConfig:
     threads: int = 1              # torch CPU threads during the run (0: leave as is); on a busy
                                   # 2-core machine one thread was 3-40x faster than two
 
+    def __post_init__(self):
+        for key, low in (("frames", 1), ("subset_seed", 0), ("demo_per_class", 4), ("threads", 0)):
+            check_range(f"benchmark.{key}", getattr(self, key), low, fix="fix it in the benchmark recipe")
+        if not self.add_fraction > 0:
+            raise SkelgenError(f"benchmark.add_fraction must be a number > 0, not {self.add_fraction!r}; "
+                               f"fix it in the benchmark recipe")
+
 
 @dataclass
 class GeneratorConfig:
@@ -63,6 +70,10 @@ class GeneratorConfig:
                                   # recognizer trained on the scenario's real sequences (the
                                   # [classifier] settings, seed 0) finds most like their class
 
+    def __post_init__(self):
+        for key in ("min_steps", "noise_scale", "temperature"):
+            check_range(f"generator.{key}", getattr(self, key), 0, fix="fix it in the benchmark recipe")
+
 
 @dataclass
 class QualityConfig:
@@ -70,6 +81,10 @@ class QualityConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     evaluator_epochs: int = 30
     strategies: list[str] = field(default_factory=lambda: ["shift", "interpolate", "sample"])
+
+    def __post_init__(self):
+        check_range("quality.samples", self.samples, 0, fix="fix it in the benchmark recipe")
+        check_range("quality.evaluator_epochs", self.evaluator_epochs, 1, fix="fix it in the benchmark recipe")
 
 
 @dataclass
@@ -108,6 +123,8 @@ def load_bench_recipe(name_or_path: str) -> BenchRecipe:
         if table not in ("benchmark", "classifier", "generator", "quality") or not isinstance(values, dict):
             raise SkelgenError(f"{path}: unknown table [{table}]; known: benchmark, classifier, generator, quality")
         _fill(getattr(r, table), values, f"{path.name} [{table}]")
+    for table in ("benchmark", "classifier", "generator", "quality"):  # ranges, once every key is set
+        getattr(r, table).__post_init__()
     for name in r.benchmark.scenarios:
         make_scenario(name, np.arange(2), 2)  # parses the name
     for name in r.benchmark.methods:

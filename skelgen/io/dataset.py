@@ -14,7 +14,10 @@ Layout of the file (``schema_version`` 1), N samples, M persons, T frames, V joi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,7 @@ import torch
 from ..errors import SkelgenError
 from ..layouts import Layout
 from ..preprocess import prepare
-from .atomic import AtomicPath
+from .atomic import MB, AtomicPath, disk_filled, disk_full, no_space, note_input
 
 SCHEMA_VERSION = 1
 FRAMES = ("raw", "normalized")
@@ -64,6 +67,8 @@ def _damaged(fn):
     def wrapper(self, *args, **kwargs):
         try:
             return fn(self, *args, **kwargs)
+        except SkelgenError:
+            raise
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise SkelgenError(f"{self.path}: cannot read its data ({type(e).__name__}); "
                                f"the file is damaged, re-create it") from None
@@ -75,7 +80,7 @@ class SkeletonFile:
     unless asked (``read``)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = note_input(path)
         if not self.path.is_file():
             raise SkelgenError(f"{self.path}: no such file; check the path")
         try:
@@ -117,6 +122,10 @@ class SkeletonFile:
             if h[key].shape != (n,):
                 raise SkelgenError(f"{where}: '{key}' has {h[key].shape[0]} entries for {n} samples")
         self.classes = ClassList(tuple(_strings(h["classes/code"])), tuple(_strings(h["classes/name"])))
+        for key in ("length", "label"):
+            if h[key].dtype.kind not in "iu":
+                raise SkelgenError(f"{where}: '{key}' holds {h[key].dtype} values, not integers; "
+                                   f"the file is damaged, re-create it")
         self.lengths = h["length"][:].astype(np.int64)
         self.labels = h["label"][:].astype(np.int64)
         if n and (self.lengths.min() < 1 or self.lengths.max() > x.shape[2]):
@@ -125,8 +134,15 @@ class SkeletonFile:
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
             raise SkelgenError(f"{where}: labels out of range for {len(self.classes)} classes; "
                                f"the file is damaged, re-create it")
-        self.splits = {name: np.asarray(ds[:], dtype=np.int64) for name, ds in h.get("splits", {}).items()}
-        for name, idx in self.splits.items():
+        self.splits = {}
+        for name, ds in h.get("splits", {}).items():
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.dtype.kind not in "iu":
+                raise SkelgenError(f"{where}: split {name!r} is not a list of sample indices (1-D integers); "
+                                   f"the file is damaged, re-create it")
+            self.splits[name] = idx = ds[:].astype(np.int64)
+            if len(np.unique(idx)) != len(idx):
+                raise SkelgenError(f"{where}: split {name!r} names a sample more than once; "
+                                   f"the file is damaged, re-create it")
             if len(idx) and (idx.min() < 0 or idx.max() >= n):
                 raise SkelgenError(f"{where}: split {name!r} points outside the {n} samples; "
                                    f"the file is damaged, re-create it")
@@ -245,8 +261,32 @@ class SkeletonDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[k])
 
 
+def integers(what: str, values) -> np.ndarray:
+    """``values`` as int64, refusing what would be silently truncated (1.5 -> 1) or is no number."""
+    a = np.asarray(values)
+    if a.dtype.kind == "f" and not np.array_equal(a, np.round(a)) or a.dtype.kind not in "iubf":
+        raise SkelgenError(f"{what} must be whole numbers, got {a.dtype} values such as "
+                           f"{a.ravel()[:1].tolist()}; store them as integers")
+    return a.astype(np.int64)
+
+
+def sample_bytes(persons: int, frames: int, joints: int, channels: int = 3) -> int:
+    """About how many bytes one sample takes in a file: its coordinates and its id, label and
+    provenance (compression is not counted on: generated coordinates barely compress)."""
+    return persons * frames * joints * channels * 4 + 512
+
+
+def expected_size(sf: "SkeletonFile") -> int:
+    """About how many bytes a copy of ``sf``'s samples takes, trimmed to their lengths."""
+    n, m, _, v, c = sf.shape
+    return int(sf.lengths.sum()) * m * v * c * 4 + 512 * n
+
+
 def _strings(ds) -> list[str]:
     return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[:]]
+
+
+ABANDONED: list = []  # HDF5 files left open after a write failed: closing them would crash
 
 
 class DatasetWriter:
@@ -259,14 +299,20 @@ class DatasetWriter:
 
     def __init__(self, path, layout: Layout, codes, names, *, max_frames: int, max_persons: int = 1,
                  channels: int = 3, frame: str = "raw", units: str = "m", overwrite: bool = False,
-                 compression: str | None = "lzf"):
+                 compression: str | None = "lzf", expected_samples: int = 0):
         if frame not in FRAMES:
             raise SkelgenError(f"coordinate frame must be one of {FRAMES}, not {frame!r}")
         self.layout, self.max_frames, self.n = layout, int(max_frames), 0
         self.num_classes = len(codes)
         self._splits: dict[str, np.ndarray] = {}
-        self._out = AtomicPath(path, overwrite)
-        self._h5 = h5py.File(self._out.tmp, "w")
+        self._sample_bytes = sample_bytes(max_persons, self.max_frames, layout.num_joints, channels)
+        self._full = False
+        self._out = AtomicPath(path, overwrite, expected_samples * self._sample_bytes)
+        try:
+            self._h5 = h5py.File(self._out.tmp, "w")
+        except BaseException as e:
+            self._out.fail(e)
+            raise
         h = self._h5
         h.attrs.update(schema_version=SCHEMA_VERSION, layout=json.dumps(layout.to_dict()),
                        frame=frame, units=units)
@@ -285,8 +331,7 @@ class DatasetWriter:
         n = len(x)
         if n == 0:
             return
-        lengths = np.asarray(lengths, np.int64)
-        labels = np.asarray(labels, np.int64)
+        lengths, labels = integers("lengths", lengths), integers("labels", labels)
         if x.ndim != 5 or x.shape[1] > self._h5["x"].shape[1] or x.shape[2] > self.max_frames \
                 or x.shape[3:] != self._h5["x"].shape[3:]:
             raise SkelgenError(f"samples of shape {x.shape[1:]} do not fit this file's "
@@ -297,6 +342,7 @@ class DatasetWriter:
             raise SkelgenError(f"labels must lie in 0..{self.num_classes - 1}")
         if not np.isfinite(x).all():
             raise SkelgenError("coordinates contain NaN or infinite values; clean the input first")
+        self._check_space(n)
         padded = np.zeros((n, *self._h5["x"].shape[1:]), np.float32)
         padded[:, : x.shape[1], : x.shape[2]] = x
         beyond = np.arange(padded.shape[2])[None, :] >= lengths[:, None]  # (n, T)
@@ -304,35 +350,71 @@ class DatasetWriter:
         columns = {"x": padded, "length": lengths, "label": labels, "id": list(map(str, ids)),
                    "synthetic": np.zeros(n, bool) if synthetic is None else np.asarray(synthetic, bool),
                    "provenance": [json.dumps(p or {}) for p in (provenance or [None] * n)]}
-        for key, value in columns.items():
+        opened = []  # kept open until flushed: a dataset closed in a destructor writes its cached
+        for key, value in columns.items():  # chunks there, where a failed write cannot be raised
             ds = self._h5[key]
+            opened.append(ds)
             ds.resize(self.n + n, axis=0)
             ds[self.n:] = np.array(value, dtype=object) if ds.dtype == _STR else value
+        self._h5.flush()  # a write that failed on a full disk raises here
         self.n += n
+        self._check_space(0)
 
     def set_split(self, name: str, indices):
         if not name or "/" in name or name.strip(".") == "":
             raise SkelgenError(f"split name {name!r} is not usable; use letters, digits and _")
-        self._splits[name] = np.sort(np.asarray(indices, np.int64))
+        idx = np.sort(integers(f"split {name!r}", indices))
+        if idx.ndim != 1 or (np.diff(idx) == 0).any():
+            raise SkelgenError(f"split {name!r} must be a 1-D list of distinct sample indices; "
+                               f"remove the repeated ones")
+        self._splits[name] = idx
 
     def close(self, ok: bool = True):
+        """Publish the file (``ok``) or delete it; a full disk becomes one clear error."""
         if self._h5 is None:
             return
+        h5, self._h5 = self._h5, None
         try:
             if ok:
+                self._check_space(0)  # closing flushes HDF5's caches
                 for name, idx in self._splits.items():
-                    self._h5.create_dataset(f"splits/{name}", data=idx)
-        except BaseException:
-            ok = False
+                    h5.create_dataset(f"splits/{name}", data=idx)
+                h5.close()
+            else:
+                self._discard(h5, None)
+        except BaseException as e:
+            self._discard(h5, e)
+            self._out.fail(e)
             raise
-        finally:
-            self._h5.close()
-            self._h5 = None
-            self._out.commit() if ok else self._out.abort()
+        self._out.commit() if ok else self._out.abort()
+
+    def _check_space(self, n: int):
+        """HDF5 crashes (SIGSEGV) when a write fails on a full disk, so it never meets one: refuse
+        the n samples, or the flush at close, that would not fit."""
+        self._full = disk_filled()
+        if self._full or shutil.disk_usage(self._out.tmp.parent).free < n * self._sample_bytes + 4 * MB:
+            raise no_space(self._out.tmp.parent, max(self._out.expected, (self.n + n) * self._sample_bytes))
+
+    def _discard(self, h5, exc: BaseException | None):
+        """Give up a failed file without writing to the disk. After a write failed on a full disk,
+        HDF5 crashes (SIGSEGV) when the file is closed or collected, so it is never closed: its
+        descriptor is pointed at /dev/null and the handle kept (the CLI ends the process with
+        ``os._exit`` when ABANDONED is not empty, before the interpreter would collect it)."""
+        with contextlib.suppress(Exception):
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, h5.id.get_vfd_handle())
+            os.close(null)
+        if disk_filled() or (exc is not None and disk_full(exc, self._out.tmp.parent)) or self._full:
+            ABANDONED.append(h5)
+        else:
+            with contextlib.suppress(Exception):
+                h5.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
         self.close(ok=exc_type is None)
+        if exc is not None:
+            self._out.fail(exc)  # raises the one-line error in place of a full disk's
         return False

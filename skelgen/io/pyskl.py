@@ -10,6 +10,7 @@ entry (layout, class codes and names, coordinate frame) that pyskl ignores and i
 """
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
@@ -17,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelgenError
-from ..layouts import Layout, get_layout
-from .atomic import AtomicPath
-from .dataset import DatasetWriter, SkeletonFile
+from ..layouts import BUILTIN, Layout, get_layout
+from .atomic import AtomicPath, guarded, note_input
+from .dataset import DatasetWriter, SkeletonFile, expected_size
 from .ntu import ACTIONS, CODES
 from .safe_pickle import safe_load
 
@@ -47,6 +48,43 @@ def split_name(name, where) -> str:
         raise SkelgenError(f"{where}: split name {show(name)} is not usable; use letters, digits "
                            f"and _ . + - (e.g. xsub_train)")
     return name
+
+
+def carried_origin(synthetic, provenance, n: int, where, source: dict) -> tuple[np.ndarray, list[dict]]:
+    """The ``synthetic`` flags and provenance records (JSON strings) that a skelgen export carries,
+    checked; real samples from ``source`` where the file has none. Generated samples must never
+    come back counted as real."""
+    flags = np.zeros(n, bool) if synthetic is None else np.asarray(synthetic)
+    if flags.shape != (n,) or flags.dtype.kind not in "biu" or not np.isin(flags, (0, 1)).all():
+        raise SkelgenError(f"{where}: 'synthetic' must be {n} true/false flags, one per sample")
+    if provenance is None:
+        return flags.astype(bool), [dict(source)] * n
+    records = []
+    for p in list(provenance) if len(provenance) == n else [None]:
+        try:
+            record = json.loads(text(p, "a provenance record"))
+        except (SkelgenError, ValueError):
+            record = None
+        if not isinstance(record, dict):
+            raise SkelgenError(f"{where}: 'provenance' must be {n} JSON records, one per sample")
+        records.append({**record, "imported": source})
+    return flags.astype(bool), records
+
+
+def layout_of(meta: dict, layout: Layout | None, where) -> Layout:
+    """The layout a file names (a built-in name or a layout as JSON), unless ``layout`` is given."""
+    if layout is not None or "layout" not in meta:
+        return layout or get_layout("ntu25")
+    try:
+        return get_layout(meta["layout"]) if meta["layout"] in BUILTIN else Layout.from_dict(json.loads(meta["layout"]))
+    except (ValueError, TypeError, AttributeError):
+        raise SkelgenError(f"{where}: its layout {show(meta['layout'])} is neither built in nor a layout "
+                           f"in JSON; pass --layout") from None
+
+
+def layout_text(layout: Layout) -> str:
+    """A layout as a file stores it: a built-in one by name, any other in full (JSON)."""
+    return layout.name if BUILTIN.get(layout.name) == layout else json.dumps(layout.to_dict())
 
 
 def class_list(num_classes: int, layout: Layout, codes=None, names=None) -> tuple[tuple, tuple]:
@@ -96,10 +134,12 @@ def _annotation(a, k, where, joints: int, hint: str) -> tuple[str, int, np.ndarr
     return text(a["frame_dir"], f"{where}: annotation {k}: frame_dir"), int(label), x
 
 
-def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool = False) -> dict:
+@guarded
+def convert_pyskl(path, out, layout=None, class_codes=None, overwrite: bool = False) -> dict:
     """Write a pyskl 3D pickle to a dataset file (coordinates as stored, frame "raw" unless the
-    pickle is a skelgen export); returns counts."""
-    lay, where = get_layout(layout), Path(path)
+    pickle is a skelgen export, whose layout, synthetic flags and provenance come back too;
+    other pickles are ntu25 unless ``layout`` says otherwise); returns counts."""
+    where, given = note_input(path), get_layout(layout) if layout is not None else None
     data = safe_load(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) \
             or not isinstance(data.get("split", {}), dict):
@@ -107,6 +147,7 @@ def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool =
                            f"'annotations' list and a 'split' dict)")
     meta = data.get("skelgen") if isinstance(data.get("skelgen"), dict) else {}
     meta = {k: v for k, v in meta.items() if isinstance(v, (str, list))}
+    lay = layout_of(meta, given, where)
     hint = f" (the file says layout {show(meta['layout'])}: pass that)" if "layout" in meta else ""
     samples = [_annotation(a, k, where, lay.num_joints, hint) for k, a in enumerate(data["annotations"])]
     if not samples:
@@ -130,6 +171,8 @@ def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool =
         target = rename_split(split_name(name, where))
         splits[target if target not in data["split"] else name] = idx
     frame = meta.get("frame") if meta.get("frame") in ("raw", "normalized") else "raw"
+    synthetic, provenance = carried_origin(meta.get("synthetic"), meta.get("provenance"), len(samples), where,
+                                           {"source": "pyskl", "file": where.name})
     max_frames = max(s[2].shape[1] for s in samples)
     max_persons = max(s[2].shape[0] for s in samples)
     with DatasetWriter(out, lay, codes, names, max_frames=max_frames, max_persons=max_persons,
@@ -140,17 +183,18 @@ def convert_pyskl(path, out, layout="ntu25", class_codes=None, overwrite: bool =
             for k, (_, _, sx) in enumerate(batch):
                 x[k, : sx.shape[0], : sx.shape[1]] = sx
             w.append(x, [s[2].shape[1] for s in batch], [s[1] for s in batch], [s[0] for s in batch],
-                     provenance=[{"source": "pyskl", "file": where.name}] * len(batch))
+                     synthetic=synthetic[b: b + 256], provenance=provenance[b: b + 256])
         for name, idx in splits.items():
             w.set_split(name, idx)
     return {"samples": len(samples), "classes": len(codes),
             **{name: len(idx) for name, idx in sorted(splits.items())}}
 
 
+@guarded
 def export_pyskl(skeleton_file_path, out_path, overwrite: bool = False) -> Path:
     """Write a dataset file as a pyskl 3D pickle; persons that are all zero at the end of a
     sample are left out (pyskl keeps M per sample)."""
-    with AtomicPath(out_path, overwrite) as tmp, SkeletonFile(skeleton_file_path) as sf:
+    with SkeletonFile(skeleton_file_path) as sf, AtomicPath(out_path, overwrite, expected_size(sf)) as tmp:
         ids, annotations = sf.ids, []
         for i in range(len(sf)):
             x = sf.sample(i)
@@ -163,8 +207,10 @@ def export_pyskl(skeleton_file_path, out_path, overwrite: bool = False) -> Path:
             target = rename_split(name, export=True)
             split[target if target not in sf.splits else name] = [ids[k] for k in idx]
         data = {"split": split, "annotations": annotations,
-                "skelgen": {"layout": sf.layout.name, "class_codes": list(sf.classes.codes),
-                            "class_names": list(sf.classes.names), "frame": sf.frame}}
+                "skelgen": {"layout": layout_text(sf.layout), "class_codes": list(sf.classes.codes),
+                            "class_names": list(sf.classes.names), "frame": sf.frame,
+                            "synthetic": sf.synthetic.tolist(),
+                            "provenance": [json.dumps(sf.provenance(i)) for i in range(len(sf))]}}
         with open(tmp, "wb") as f:
             pickle.dump(data, f, protocol=4)
     return Path(out_path)
