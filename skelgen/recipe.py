@@ -60,8 +60,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 0
     precision: str = "auto"   # auto | fp32 | bf16
-    save_every: int = 1       # epochs between checkpoints (the last always saves); raise it where
-                              # epochs take milliseconds (a GPU, a small dataset)
+    save_minutes: float = 5.0 # a checkpoint when this many minutes have passed since the last
+                              # (0: every epoch); the last epoch and an interrupt always save
+    save_every: int = 0       # also a checkpoint every this many epochs (0: off)
 
 
 @dataclass

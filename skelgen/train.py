@@ -3,15 +3,22 @@
 Every epoch's randomness (order, augmentation, masking, dropout) is drawn from generators seeded
 by (seed, epoch, rank), so a run resumed from an epoch checkpoint ends with exactly the weights of
 an uninterrupted one, and no generator state needs saving.
+
+Checkpoints are written by elapsed time (``train.save_minutes``), at the last epoch, and on an
+interrupt (Ctrl-C, SIGTERM). An interrupt writes the last *completed* epoch, kept in memory at
+each unsaved epoch end, never a mid-epoch state: resuming it stays exact.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -72,6 +79,27 @@ def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
+clock = time.monotonic  # seconds; a module name so that tests can move time on
+
+
+@contextmanager
+def sigterm_interrupts():
+    """SIGTERM (a scheduler's stop, `kill`) raises KeyboardInterrupt as Ctrl-C does, so that both
+    write the last completed epoch before the run ends. Signals can be set in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
 
@@ -118,9 +146,12 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
             torch.cuda.set_device(device)
     out_dir, tc = Path(out_dir), recipe.train
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
-    for key in ("epochs", "batch_size", "save_every"):
+    for key in ("epochs", "batch_size"):
         if getattr(tc, key) < 1:
             raise SkelgenError(f"train.{key} must be at least 1, not {getattr(tc, key)}")
+    for key in ("save_every", "save_minutes"):
+        if getattr(tc, key) < 0:
+            raise SkelgenError(f"train.{key} must be 0 or more, not {getattr(tc, key)}")
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
@@ -165,9 +196,9 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         print(f"pretraining recipe {recipe.name} on {data} ({n} sequences) -> {out_dir}", file=sys.stderr)
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
-    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
-    rows = []  # log rows of the epochs since the last checkpoint
-    for epoch in range(start_epoch, last):
+
+    def train_epoch(epoch: int) -> dict:
+        """One pass over the data; returns its log row."""
         gen = epoch_generator(tc.seed, epoch)
         torch.manual_seed(tc.seed + epoch)  # dropout
         order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
@@ -190,16 +221,37 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                 opt.step()
                 total += loss.item()
                 bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
-        row = {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
-               "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
-        rows.append(row)
-        if (epoch + 1) % tc.save_every == 0 or epoch + 1 == last:
-            if rank == 0:
-                save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "epoch": epoch + 1}, ckpt_path)
-                with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
-                    f.write("".join(json.dumps(r) + "\n" for r in rows))
-            rows = []
+        return {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
+                "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
+
+    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+
+    def write(state: dict, rows: list[dict]):
+        if rank == 0:
+            save_checkpoint({**meta, **state}, ckpt_path)
+            with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
+                f.write("".join(json.dumps(r) + "\n" for r in rows))
+
+    rows = []  # log rows of the epochs since the last checkpoint
+    unsaved = None  # (state, rows) of the last completed epoch when it is not on disk yet
+    saved_at = clock()
+    with sigterm_interrupts():
+        try:
+            for epoch in range(start_epoch, last):
+                rows.append(train_epoch(epoch))
+                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1}
+                if (epoch + 1 == last or (tc.save_every and (epoch + 1) % tc.save_every == 0)
+                        or clock() - saved_at >= 60 * tc.save_minutes):
+                    write(state, rows)
+                    rows, unsaved, saved_at = [], None, clock()
+                elif rank == 0:  # state_dict() holds the live tensors: copy them
+                    unsaved = copy.deepcopy(state), list(rows)
+        except KeyboardInterrupt:
+            if unsaved is not None:
+                write(*unsaved)
+                if show_progress:
+                    print(f"saved epoch {unsaved[0]['epoch']} to {ckpt_path}", file=sys.stderr)
+            raise
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path

@@ -64,17 +64,62 @@ def test_checkpoint_log_and_exact_resume(tmp_path, demo_file):
     assert state["recipe"]["train"]["epochs"] == 3 and len(state["data"]["fingerprint"]) == 16
 
 
-def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_file, monkeypatch):
+def saved_epochs(monkeypatch) -> list[int]:
+    """The epochs of the checkpoints pretrain writes from now on."""
     import skelgen.train as train_module
     saved, save = [], train_module.save_checkpoint
     monkeypatch.setattr(train_module, "save_checkpoint", lambda state, path: (saved.append(state["epoch"]),
                                                                                 save(state, path)))
+    return saved
+
+
+def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_file, monkeypatch):
+    saved = saved_epochs(monkeypatch)
     ckpt = pretrain(tiny_recipe(epochs=5, **{"train.save_every": 2}), str(demo_file), tmp_path / "run",
                     show_progress=False)
     assert saved == [2, 4, 5] and load_checkpoint(ckpt)["epoch"] == 5  # the last epoch always saves
     assert [row["epoch"] for row in read_log(tmp_path / "run")] == [1, 2, 3, 4, 5]
-    with pytest.raises(SkelgenError, match="train.save_every must be at least 1, not 0"):
-        pretrain(tiny_recipe(**{"train.save_every": 0}), str(demo_file), tmp_path / "bad", show_progress=False)
+    with pytest.raises(SkelgenError, match="train.save_every must be 0 or more, not -1"):
+        pretrain(tiny_recipe(**{"train.save_every": -1}), str(demo_file), tmp_path / "bad", show_progress=False)
+
+
+def test_checkpoints_by_elapsed_time(tmp_path, demo_file, monkeypatch):
+    import skelgen.train as train_module
+    now = iter(range(0, 10_000, 100))  # every look at the clock is 100 s later: 200 s an epoch
+    monkeypatch.setattr(train_module, "clock", lambda: next(now))
+    saved = saved_epochs(monkeypatch)
+    pretrain(tiny_recipe(epochs=7, **{"train.save_minutes": 5.0}), str(demo_file), tmp_path / "run",
+             show_progress=False)
+    # the clock reads 0 s at the start, 100, 200, 300 s at the ends of epochs 1-3 (saved: 5 minutes),
+    # 400 s just after that save, then 500, 600, 700 s at the ends of epochs 4-6 (saved)
+    assert saved == [3, 6, 7]
+    assert [row["epoch"] for row in read_log(tmp_path / "run")] == list(range(1, 8))
+    with pytest.raises(SkelgenError, match="train.save_minutes must be 0 or more, not -1.0"):
+        pretrain(tiny_recipe(**{"train.save_minutes": -1}), str(demo_file), tmp_path / "bad", show_progress=False)
+
+
+def test_interrupt_saves_last_completed_epoch_and_resumes_exactly(tmp_path, demo_file, monkeypatch):
+    import skelgen.train as train_module
+    r = tiny_recipe(epochs=4, **{"model.dropout": 0.1})  # default save_minutes: only the end saves
+    full = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "full", show_progress=False))
+    steps, step = [], train_module.train_step
+
+    def interrupted_step(*args):
+        steps.append(1)
+        if len(steps) == 2 * 6 + 3:  # 6 steps an epoch (96 sequences, batch 16): inside epoch 3
+            raise KeyboardInterrupt
+        return step(*args)
+
+    saved = saved_epochs(monkeypatch)
+    monkeypatch.setattr(train_module, "train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(r, str(demo_file), tmp_path / "part", show_progress=False)
+    assert saved == [2]  # the last completed epoch, never the half-done third
+    assert [row["epoch"] for row in read_log(tmp_path / "part")] == [1, 2]
+    monkeypatch.setattr(train_module, "train_step", step)
+    resumed = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "part", resume=True, show_progress=False))
+    assert all(torch.equal(full["model"][k], resumed["model"][k]) for k in full["model"])
+    assert [row["epoch"] for row in read_log(tmp_path / "part")] == [1, 2, 3, 4]
 
 
 def test_training_is_deterministic(tmp_path, demo_file):
