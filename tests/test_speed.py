@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from skelgen import flops
-from skelgen.bench.reference import ReferenceTAHAR, reference_loss
+from skelgen.speed import flops
+from skelgen.speed.reference import ReferenceTAHAR, reference_loss
 from skelgen.cli import main
 from skelgen.model import ModelConfig, TAHAR
 from skelgen.recipe import AugmentConfig

@@ -4,7 +4,7 @@ one process against a plain reference and this machine's own matrix-product peak
 Figures (``run_speed`` returns them as one dict; ``report`` formats them):
   peaks         fp32 and bf16 square matrix products, GFLOP/s
   training      samples/s of skelgen's pretraining step (``train.train_step`` with augmentation
-                and masking, then AdamW) and of the plain reference (``bench.reference``), fp32
+                and masking, then AdamW) and of the plain reference (``reference``), fp32
                 and bf16 autocast, steps interleaved so both see the same machine load; achieved
                 GFLOP/s (``flops``) against the peak; the bf16 loss against the fp32 loss
   data          batch gather + augmentation + masking as a fraction of skelgen's fp32 step
@@ -32,10 +32,10 @@ import numpy as np
 import torch
 
 from . import flops
-from .errors import SkelgenError
-from .progress import Progress
+from ..errors import SkelgenError
+from ..progress import Progress
 
-NWUCLA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
+NWUCLA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
 TARGETS = {"train_speedup": 2.5, "generation_peak_fraction": 0.5, "data_fraction": 0.10, "synth_peak_gb": 1.5}
 
 
@@ -64,14 +64,14 @@ class SpeedConfig:
                              demo_per_class=4), **overrides})
 
     def model_config(self):
-        from .model import ModelConfig
+        from ..model import ModelConfig
         return ModelConfig(in_dim=25 * 3, frames=self.frames, dim=self.dim, enc_depth=self.depth,
                            dec_depth=self.depth, heads=self.heads)  # ntu25, one person
 
 
 def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dict:
     """Every figure of the module docstring, as a JSON-ready dict."""
-    from .runtime import keep_freed_memory
+    from ..runtime import keep_freed_memory
     cfg = cfg or SpeedConfig()
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -99,7 +99,7 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
 
 
 def machine() -> dict:
-    from .train import use_bf16
+    from ..train import use_bf16
     return {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": use_bf16("auto", torch.device("cpu")),
@@ -141,7 +141,7 @@ class _Trainer:
     training step on a batch gathered from ``data`` (N, T, M, V, C), as ``pretrain`` does."""
 
     def __init__(self, model, loss_fn, data, batch: int, bf16: bool, flops_per_sample: int, seed: int = 0):
-        from .recipe import TrainConfig
+        from ..recipe import TrainConfig
         tc = TrainConfig()
         self.model, self.loss_fn, self.data, self.batch, self.bf16 = model, loss_fn, data, batch, bf16
         self.opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
@@ -172,10 +172,10 @@ class _Trainer:
 
 def _pair(cfg: SpeedConfig, bf16: bool) -> dict[str, _Trainer]:
     """skelgen's pretraining step and the plain reference's, same sizes, same data."""
-    from .bench.reference import ReferenceTAHAR, reference_loss
-    from .model import build_model
-    from .recipe import AugmentConfig
-    from .train import Objective, train_step
+    from .reference import ReferenceTAHAR, reference_loss
+    from ..model import build_model
+    from ..recipe import AugmentConfig
+    from ..train import Objective, train_step
     mc, aug, cpu = cfg.model_config(), AugmentConfig(), torch.device("cpu")
     data = 0.3 * torch.randn(max(4 * cfg.batch, 16), cfg.frames, 1, 25, 3)
     torch.manual_seed(0)
@@ -226,8 +226,8 @@ def bf16_loss_difference(trainer: _Trainer) -> float:
 def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
     """Time of ``train_step``'s data work (batch gather, augmentation, masking) alone: the same
     call with a model that costs nothing."""
-    from .recipe import AugmentConfig
-    from .train import train_step
+    from ..recipe import AugmentConfig
+    from ..train import train_step
     data = 0.3 * torch.randn(4 * cfg.batch, cfg.frames, 1, 25, 3)
     gen, aug, times = torch.Generator().manual_seed(0), AugmentConfig(), []
     no_model = lambda x, x_dec, mask: x_dec.sum()
@@ -241,44 +241,46 @@ def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
 # -- generation -------------------------------------------------------------------------------
 class _TimedDecoder:
     """Stands in for the model in ``synthesize`` (which calls only ``decode``), summing the
-    seconds spent decoding."""
+    seconds spent decoding and the sequences decoded (the shift strategy decodes each twice)."""
 
     def __init__(self, model):
-        self.model, self.seconds = model, 0.0
+        self.model, self.seconds, self.decoded = model, 0.0, 0
 
-    def decode(self, *args):
+    def decode(self, cls, *args):
         t = time.perf_counter()
-        out = self.model.decode(*args)
+        out = self.model.decode(cls, *args)
         self.seconds += time.perf_counter() - t
+        self.decoded += len(cls)
         return out
 
 
 def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dict:
     """synthesize() at the paper's size with random weights (speed does not depend on them),
-    conditioned on a bank of random [CLS] embeddings whose sources have varied lengths, so the
-    outputs are resampled as in a real run."""
-    from .generate import ClassBank, GenerationConfig, synthesize
-    from .layouts import NTU25
-    from .model import build_model
-    from .recipe import AugmentConfig
+    conditioned on a bank of random [CLS] embeddings and model inputs whose sources have varied
+    lengths, so the outputs are resampled as in a real run (default strategy, as synth uses)."""
+    from ..generate import ClassBank, GenerationConfig, synthesize
+    from ..layouts import NTU25
+    from ..model import build_model
+    from ..recipe import AugmentConfig
     mc = cfg.model_config()
     torch.manual_seed(0)
     model = _TimedDecoder(build_model(mc).eval())
     rng = np.random.default_rng(0)
     bank = ClassBank(rng.standard_normal((64, mc.dim)).astype(np.float32), np.zeros(64, int),
-                     np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64))
+                     np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64),
+                     inputs=0.3 * rng.standard_normal((64, cfg.frames, mc.in_dim)).astype(np.float32))
     state = {"data": {"frames": cfg.frames, "persons": 1}, "model_config": {"in_dim": mc.in_dim},
              "layout": {"joints": list(NTU25.joints)}, "recipe": {"augment": asdict(AugmentConfig())}}
     for _ in synthesize(model, state, bank, 0, 2, GenerationConfig(batch_size=2), seed=0):
         pass  # warm-up
-    model.seconds, n, done = 0.0, cfg.gen_batch * cfg.gen_batches, 0
+    model.seconds, model.decoded, n, done = 0.0, 0, cfg.gen_batch * cfg.gen_batches, 0
     t = time.perf_counter()
     with Progress(n, "generation", "seq", enabled=show_progress) as bar:
         for xs, _ in synthesize(model, state, bank, 0, n, GenerationConfig(batch_size=cfg.gen_batch), seed=0):
             done += len(xs)
             bar.update(len(xs))
     total = time.perf_counter() - t
-    gflops = flops.decoder_forward(mc, cfg.frames) * done / model.seconds / 1e9
+    gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
     return {"sequences": done, "batch": cfg.gen_batch, "sequences_per_s": _sig(done / total),
             "decoder_time_fraction": _sig(model.seconds / total), "decoder_gflops": _sig(gflops),
             "fp32_peak_fraction": _sig(gflops / peaks["fp32"]), "bf16_peak_fraction": _sig(gflops / peaks["bf16"])}
@@ -288,9 +290,9 @@ def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dic
 def conversion(cfg: SpeedConfig) -> dict:
     """files/s of ``convert_ntu`` (generated .skeleton files, the default worker processes) and
     ``convert_nwucla`` (the real all_sqe clips where present, else generated ones)."""
-    from .bench.synthetic_files import write_ntu_files, write_nwucla_files
-    from .io.ntu import convert_ntu
-    from .io.nwucla import convert_nwucla
+    from .synthetic_files import write_ntu_files, write_nwucla_files
+    from ..io.ntu import convert_ntu
+    from ..io.nwucla import convert_nwucla
     with tempfile.TemporaryDirectory(prefix="skelgen-speed-") as d:
         d = Path(d)
         ntu = write_ntu_files(d / "ntu", cfg.ntu_files)
@@ -314,9 +316,9 @@ def conversion(cfg: SpeedConfig) -> dict:
 def synth_memory(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     """Peak RSS of ``skelgen synth --n cfg.synth_n`` in a child process, on the procedural demo
     data with a tiny checkpoint trained for one epoch (memory, not quality, is measured)."""
-    from .demo import write_demo
-    from .recipe import Recipe
-    from .train import pretrain
+    from ..demo import write_demo
+    from ..recipe import Recipe
+    from ..train import pretrain
     with tempfile.TemporaryDirectory(prefix="skelgen-speed-") as d:
         d = Path(d)
         data = write_demo(d / "demo.h5", n_per_class=cfg.demo_per_class, seed=0)
