@@ -82,10 +82,10 @@ def use_bf16(precision: str, device: torch.device) -> bool:
 def bf16_matmul_faster(n: int = 256, budget_s: float = 0.02, margin: float = 1.5) -> bool:
     """Whether an n x n bf16 matrix product (nn.Linear's layout, a @ b.T) runs ``margin`` times
     faster than the fp32 one on this CPU: the best of up to 10 timed products each, after a
-    warm-up. Measured peaks: native bf16 (AMX) 6x fp32 (issue 17); without native bf16, 0.2x on an
-    AVX-512 Ice Lake and about 0.002x on AVX2. The margin keeps a busy machine's noise from
-    flipping the pick between runs. Cached for the process; well under a second even where bf16
-    is emulated."""
+    warm-up. Measured bf16/fp32 peak ratios: 6x with native bf16 (AMX, issue 17); without it,
+    0.2x on an AVX-512 Ice Lake and 0.002-0.14x on an AVX2 EPYC (BENCHMARKS.md 4, 9). The margin
+    keeps a busy machine's noise from flipping the pick between runs. Cached for the process;
+    0.07-0.16 s on the Ice Lake (1-2 threads), where bf16 is emulated."""
     seconds = {}
     for dtype in (torch.float32, torch.bfloat16):
         a, b = torch.ones(n, n, dtype=dtype), torch.ones(n, n, dtype=dtype)
