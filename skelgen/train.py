@@ -177,6 +177,10 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
         if getattr(tc, key) < 0:
             raise SkelgenError(f"train.{key} must be 0 or more, not {getattr(tc, key)}")
     bf16 = use_bf16(tc.precision, device)  # before any file is written: a bad value leaves nothing
+    if world > 1 and device.type == "cpu":  # each rank measured its own probe: all follow rank 0's
+        pick = torch.tensor([int(bf16)])
+        dist.broadcast(pick, 0)
+        bf16 = bool(pick.item())
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
