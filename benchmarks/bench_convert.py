@@ -1,5 +1,5 @@
 """Import speed of the NTU and NW-UCLA converters: the conversion figures of `skelgen speed`
-(skelgen/speed.py), alone, and NTU parsing alone (``read_skeleton`` over the same generated files,
+(skelgen/speed/speed.py), alone, and NTU parsing alone (``read_skeleton`` over the same generated files,
 no HDF5 writing) in 1 and in 2 processes, best of ``--repeat`` passes. NW-UCLA uses
 ``../shared/data/NW-UCLA/all_sqe`` where present.
 
@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from skelgen.bench.synthetic_files import write_ntu_files
+from skelgen.speed.synthetic_files import write_ntu_files
 from skelgen.io.ntu import read_skeleton
-from skelgen.speed import SpeedConfig, conversion
+from skelgen.speed.speed import SpeedConfig, conversion
 
 
 def parsing(files: int, repeat: int) -> dict:

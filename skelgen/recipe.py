@@ -79,13 +79,14 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 0
     precision: str = "auto"   # auto | fp32 | bf16
-    save_every: int = 1       # epochs between checkpoints (the last always saves); raise it where
-                              # epochs take milliseconds (a GPU, a small dataset)
+    save_minutes: float = 5.0 # a checkpoint when this many minutes have passed since the last
+                              # (0: every epoch); the last epoch and an interrupt always save
+    save_every: int = 0       # also a checkpoint every this many epochs (0: off)
 
     def __post_init__(self):
-        for key in ("epochs", "batch_size", "save_every"):
+        for key in ("epochs", "batch_size"):
             check_range(f"train.{key}", getattr(self, key), 1)
-        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start"):
+        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start", "save_every", "save_minutes"):
             check_range(f"train.{key}", getattr(self, key), 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")

@@ -3,10 +3,16 @@
 Every epoch's randomness (order, augmentation, masking, dropout) is drawn from generators seeded
 by (seed, epoch, rank), so a run resumed from an epoch checkpoint ends with exactly the weights of
 an uninterrupted one, and no generator state needs saving.
+
+Checkpoints are written by elapsed time (``train.save_minutes``), at the last epoch, and on an
+interrupt (Ctrl-C, SIGTERM). An interrupt writes the last *completed* epoch, kept in memory at
+each unsaved epoch end, never a mid-epoch state: resuming it stays exact.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import json
 import math
 import os
@@ -29,6 +35,7 @@ from .model import ModelConfig, build_model
 from .preprocess import prepare_file
 from .progress import Progress
 from .recipe import Recipe
+from .stopping import stoppable
 from .runtime import keep_freed_memory
 
 
@@ -55,22 +62,48 @@ def pick_device() -> torch.device:
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast where the hardware does bf16 matrix products natively (measured faster)."""
-    if precision in ("fp32", "bf16"):
-        return precision == "bf16"
-    if precision != "auto":
+    """Whether to train under bf16 autocast: ``auto`` picks it where it is faster (on a CPU, by
+    ``bf16_matmul_faster``'s measurement, not a list of CPU flags); ``bf16`` on a CPU where it is
+    slower still works, with a warning."""
+    if precision not in ("auto", "fp32", "bf16"):
         raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {precision!r}")
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    if precision == "fp32":
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    if device.type == "cuda":
+        return precision == "bf16" or torch.cuda.is_bf16_supported()
+    faster = bf16_matmul_faster()
+    if precision == "bf16" and not faster:
+        print("skelgen: warning: bf16 matrix products are not native on this CPU (measured slower than "
+              "fp32); training will be slow; train.precision=auto picks fp32 here", file=sys.stderr)
+    return precision == "bf16" or faster
+
+
+@functools.cache
+def bf16_matmul_faster(n: int = 256, budget_s: float = 0.02, margin: float = 1.5) -> bool:
+    """Whether an n x n bf16 matrix product (nn.Linear's layout, a @ b.T) runs ``margin`` times
+    faster than the fp32 one on this CPU: the best of up to 10 timed products each, after a
+    warm-up. Measured bf16/fp32 peak ratios: 6x with native bf16 (AMX, issue 17); without it,
+    0.2x on an AVX-512 Ice Lake and 0.002-0.14x on an AVX2 EPYC (BENCHMARKS.md 4, 9). The margin
+    keeps a busy machine's noise from flipping the pick between runs. Cached for the process;
+    0.07-0.16 s on the Ice Lake (1-2 threads), where bf16 is emulated."""
+    seconds = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.ones(n, n, dtype=dtype), torch.ones(n, n, dtype=dtype)
+        a @ b.t()  # warm-up: kernel selection, first touch of the buffers
+        times, start = [], time.perf_counter()
+        while len(times) < 10 and (not times or time.perf_counter() - start < budget_s):
+            t = time.perf_counter()
+            a @ b.t()
+            times.append(time.perf_counter() - t)
+        seconds[dtype] = min(times)
+    return seconds[torch.bfloat16] * margin < seconds[torch.float32]
 
 
 def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+clock = time.monotonic  # seconds; a module name so that tests can move time on
 
 
 def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
@@ -133,6 +166,11 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
             torch.cuda.set_device(device)
     out_dir, tc = Path(out_dir), recipe.train
     ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
+    bf16 = use_bf16(tc.precision, device)  # before any file is written: a bad value leaves nothing
+    if world > 1 and device.type == "cpu":  # each rank measured its own probe: all follow rank 0's
+        pick = torch.tensor([int(bf16)])
+        dist.broadcast(pick, 0)
+        bf16 = bool(pick.item())
     if rank == 0:
         if out_dir.exists() and not out_dir.is_dir():
             raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
@@ -157,8 +195,9 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         if state["data"]["fingerprint"] != fingerprint:  # two runs under one provenance
             raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
                                f"started with, or choose another --out")
-        if {**state["recipe"], "name": recipe.name} != recipe.to_dict():  # e.g. epochs: another schedule
-            raise SkelgenError(f"{ckpt_path} was started with another recipe ({_differences(state['recipe'], recipe)}); "
+        changed = _differences(state["recipe"], recipe)  # e.g. epochs: another schedule
+        if changed:
+            raise SkelgenError(f"{ckpt_path} was started with another recipe ({changed}); "
                                f"resume with the recipe it started with, or choose another --out")
         if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
             raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
@@ -171,7 +210,6 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     objective = Objective(model)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
-    bf16 = use_bf16(tc.precision, device)
     per_rank = max(tc.batch_size // world, 1)
     steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
     meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
@@ -184,9 +222,9 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         print(f"pretraining recipe {recipe.name} on {data} ({n} sequences) -> {out_dir}", file=sys.stderr)
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
-    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
-    rows = []  # log rows of the epochs since the last checkpoint
-    for epoch in range(start_epoch, last):
+
+    def train_epoch(epoch: int) -> dict:
+        """One pass over the data; returns its log row."""
         gen = epoch_generator(tc.seed, epoch)
         torch.manual_seed(tc.seed + epoch)  # dropout
         order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
@@ -209,26 +247,52 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
                 opt.step()
                 total += loss.item()
                 bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
-        row = {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
-               "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
-        rows.append(row)
-        if (epoch + 1) % tc.save_every == 0 or epoch + 1 == last:
-            if rank == 0:
-                save_checkpoint({**meta, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "epoch": epoch + 1}, ckpt_path)
-                with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
-                    f.write("".join(json.dumps(r) + "\n" for r in rows))
-            rows = []
+        return {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
+                "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
+
+    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+
+    def write(state: dict, rows: list[dict]):
+        if rank == 0:
+            save_checkpoint({**meta, **state}, ckpt_path)
+            with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
+                f.write("".join(json.dumps(r) + "\n" for r in rows))
+
+    rows = []  # log rows of the epochs since the last checkpoint
+    unsaved = None  # (state, rows) of the last completed epoch when it is not on disk yet
+    saved_at = clock()
+    with stoppable():  # SIGTERM too raises KeyboardInterrupt, here as under the CLI
+        try:
+            for epoch in range(start_epoch, last):
+                rows.append(train_epoch(epoch))
+                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1}
+                if (epoch + 1 == last or (tc.save_every and (epoch + 1) % tc.save_every == 0)
+                        or clock() - saved_at >= 60 * tc.save_minutes):
+                    write(state, rows)
+                    rows, unsaved, saved_at = [], None, clock()
+                elif rank == 0:  # state_dict() holds the live tensors: copy them
+                    unsaved = copy.deepcopy(state), list(rows)
+        except KeyboardInterrupt:
+            if unsaved is not None:
+                write(*unsaved)
+                if show_progress:
+                    print(f"saved epoch {unsaved[0]['epoch']} to {ckpt_path}", file=sys.stderr)
+            raise
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path
 
 
+SAVING_KEYS = {("train", "save_every"), ("train", "save_minutes")}  # when to save: never the weights
+
+
 def _differences(saved: dict, recipe: Recipe) -> str:
-    """The recipe keys whose values differ, as "train.epochs 1 -> 3"."""
+    """The recipe keys that would change the weights and differ, as "train.epochs 1 -> 3"; a key
+    the saved recipe lacks (added to skelgen since) counts as its current value."""
     now = recipe.to_dict()
-    return ", ".join(f"{t}.{k} {v!r} -> {now[t].get(k)!r}" for t in ("model", "data", "augment", "train")
-                     for k, v in saved.get(t, {}).items() if now[t].get(k) != v)
+    return ", ".join(f"{t}.{k} {saved[t][k]!r} -> {v!r}" for t in ("model", "data", "augment", "train")
+                     for k, v in now[t].items()
+                     if (t, k) not in SAVING_KEYS and k in saved.get(t, {}) and saved[t][k] != v)
 
 
 def read_log(run: str | Path) -> list[dict]:

@@ -21,10 +21,10 @@ def tiny_recipe(epochs: int = 2, **overrides) -> Recipe:
     return r
 
 
-def tiny_recipe_file(path: Path, epochs: int = 1) -> Path:
-    """``tiny_recipe(epochs)`` as a TOML file, for commands that take ``--recipe PATH``."""
+def tiny_recipe_file(path: Path, epochs: int = 1, **overrides) -> Path:
+    """``tiny_recipe(epochs, **overrides)`` as a TOML file, for commands that take ``--recipe PATH``."""
     tables: dict[str, list[str]] = {}
-    for key, value in {**TINY, "train.epochs": epochs}.items():
+    for key, value in {**TINY, "train.epochs": epochs, **overrides}.items():
         table, name = key.split(".")
         tables.setdefault(table, []).append(f"{name} = {value}")
     path.write_text("".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items()))

@@ -1,6 +1,7 @@
 """Issue 9, interrupted runs: killing a running `synth` or `pretrain` (SIGINT or SIGKILL) once it
 has started writing leaves nothing under the final output name and never changes an input; a
-killed pretraining resumes from its last complete checkpoint. (That a resumed run ends with the
+killed pretraining resumes from its last complete checkpoint, which Ctrl-C and SIGTERM write
+before the run ends. (That a resumed run ends with the
 weights of an uninterrupted one is tested in test_train.)"""
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from conftest import tiny_recipe, tiny_recipe_file
 from skelgen.checkpoint import load_checkpoint
 from skelgen.cli import main
 from skelgen.demo import write_demo
-from skelgen.train import pretrain
+from skelgen.train import pretrain, read_log
 
-EPOCHS = 30  # about a second for the tiny model, yet it is killed after two
+EPOCHS = 60  # about two seconds for the tiny model, yet it is killed after two
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")]
-PRETRAIN_SIGNALS = SIGNALS + [pytest.param(signal.SIGTERM, id="SIGTERM")]
+CAUGHT = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
 
 
 @pytest.fixture(scope="module")
@@ -95,19 +96,40 @@ def test_killed_synth_leaves_no_output(inputs, sig):
         assert [p.name for p in Path("out").iterdir()] == ["s.h5"]
 
 
-@pytest.mark.parametrize("sig", PRETRAIN_SIGNALS)
-def test_killed_pretrain_resumes(inputs, sig):
+def resume(args: list[str], data):
+    result = CliRunner().invoke(main, args + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint("run/checkpoint.pt")["epoch"] == EPOCHS
+    assert [row["epoch"] for row in read_log("run")] == list(range(1, EPOCHS + 1))  # no repeats
+
+
+def test_killed_pretrain_resumes(inputs):
+    """SIGKILL cannot be caught: the run resumes from the last checkpoint it wrote on its own."""
     data, _ = inputs
     given = sha256(data)
-    tiny_recipe_file(Path("tiny.toml"), EPOCHS)
+    tiny_recipe_file(Path("tiny.toml"), EPOCHS, **{"train.save_minutes": 0})  # every epoch
     args = ["pretrain", "--data", str(data), "--recipe", "tiny.toml", "--out", "run"]
     proc = start(*args)
     log = Path("run/log.jsonl")
     wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, proc)  # 2 checkpoints done
-    interrupt(proc, sig)
+    interrupt(proc, signal.SIGKILL)
     epoch = load_checkpoint("run/checkpoint.pt")["epoch"]  # the last complete checkpoint loads
     assert 2 <= epoch < EPOCHS
-    result = CliRunner().invoke(main, args + ["--resume"])
-    assert result.exit_code == 0, result.output
-    assert load_checkpoint("run/checkpoint.pt")["epoch"] == EPOCHS
+    resume(args, data)
     assert sha256(data) == given
+
+
+@pytest.mark.parametrize("sig", CAUGHT)
+def test_interrupted_pretrain_saves_and_resumes(inputs, sig):
+    """Ctrl-C or SIGTERM long before the first timed checkpoint writes the last completed epoch."""
+    data, _ = inputs
+    tiny_recipe_file(Path("tiny.toml"), EPOCHS)  # the default train.save_minutes: minutes away
+    args = ["pretrain", "--data", str(data), "--recipe", "tiny.toml", "--out", "run"]
+    proc = start(*args)
+    wait_for(lambda: f"epoch 3/{EPOCHS} [" in stderr(), proc)  # 2 epochs done, none saved
+    assert not Path("run/checkpoint.pt").exists()
+    interrupt(proc, sig)
+    epoch = load_checkpoint("run/checkpoint.pt")["epoch"]
+    assert 2 <= epoch < EPOCHS and f"saved epoch {epoch} to run/checkpoint.pt" in stderr()
+    assert [row["epoch"] for row in read_log("run")] == list(range(1, epoch + 1))
+    resume(args, data)

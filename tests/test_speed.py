@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from skelgen import flops
-from skelgen.bench.reference import ReferenceTAHAR, reference_loss
+from skelgen.speed import flops
+from skelgen.speed.reference import ReferenceTAHAR, reference_loss
 from skelgen.cli import main
 from skelgen.model import ModelConfig, TAHAR
 from skelgen.recipe import AugmentConfig
@@ -83,13 +83,19 @@ def test_speed_quick_reports_every_figure():
     result = CliRunner().invoke(main, ["speed", "--quick", "--json", "--synth-n", "20"])
     assert result.exit_code == 0, result.output
     r = json.loads(result.stdout)
-    assert set(r) >= {"machine", "config", "peaks", "training", "data", "generation", "conversion",
-                      "synth_memory", "targets", "section_s", "wall_s"}
-    assert set(r["training"]) == {"skelgen_fp32", "reference_fp32", "skelgen_bf16", "reference_bf16",
-                                  "bf16_loss_rel_diff"}
-    for row in (v for v in r["training"].values() if isinstance(v, dict)):
-        assert row["samples_per_s"] > 0 and row["gflops"] > 0 and row["peak_fraction"] > 0
-    assert r["training"]["bf16_loss_rel_diff"] < 2e-2
+    assert set(r) >= {"machine", "config", "peaks", "training", "generator_estimate", "data", "generation",
+                      "conversion", "synth_memory", "targets", "section_s", "wall_s"}
+    assert r["machine"]["auto_precision"] in ("fp32", "bf16")
+    assert set(r["training"]) == {"paper", "generator"}
+    for size, t in r["training"].items():
+        assert set(t) == {"frames", "dim", "heads", "depth", "skelgen_fp32", "reference_fp32", "skelgen_bf16",
+                          "reference_bf16", "bf16_loss_rel_diff"}
+        for row in (v for v in t.values() if isinstance(v, dict)):
+            assert row["samples_per_s"] > 0 and row["gflops"] > 0 and row["peak_fraction"] > 0
+        assert t["bf16_loss_rel_diff"] < 2e-2
+    assert (r["training"]["paper"]["dim"], r["training"]["generator"]["dim"]) == (32, 16)  # --quick's sizes
+    e = r["generator_estimate"]
+    assert e["steps"] == 2500 and e["minutes"] > 0 and e["precision"] == r["machine"]["auto_precision"]
     assert r["peaks"]["fp32"] > 0 and r["peaks"]["bf16"] > 0
     assert r["generation"]["sequences"] == 8 and r["generation"]["decoder_gflops"] > 0
     assert {r["conversion"][k]["files"] for k in ("ntu", "nwucla")} == {3, 6}
@@ -97,6 +103,8 @@ def test_speed_quick_reports_every_figure():
     assert 0 < r["data"]["fraction_of_step"]
     assert set(r["targets"]) == {"train_speedup", "generation_peak_fraction", "data_fraction", "synth_peak_gb"}
     assert all(set(v) == {"measured", "target", "pass"} for v in r["targets"].values())
+    text = CliRunner().invoke(main, ["speed", "--quick", "--synth-n", "20"]).output
+    assert "training, generator size" in text and "one benchmark generator (2500 steps" in text
 
 
 def test_command_line_makes_openmp_waits_passive_before_torch_loads():

@@ -139,6 +139,14 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def recipe_digest(recipe) -> str:
+    """The recipe's part of a generator cache folder's name. train.save_minutes is left out: when
+    checkpoints are written changes no weight, and without it caches made before it existed keep
+    their names (hours of training each)."""
+    d = recipe.to_dict()
+    return _digest({**d, "name": "", "train": {k: v for k, v in d["train"].items() if k != "save_minutes"}})
+
+
 def generator_recipe(g, frames: int, n: int):
     """The pretraining recipe for a scenario of ``n`` sequences: ``g`` (run.GeneratorConfig) names a
     recipe and overrides; epochs (and warmup) are raised so that training takes ``g.min_steps``."""
@@ -159,7 +167,7 @@ def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True
     recipe = generator_recipe(g, x.shape[1], len(x))
     key = _digest(x.tobytes(), y.astype(np.int64).tobytes(), list(map(str, ids)),
                   meta["layout"].to_dict(), meta["codes"])
-    folder = Path(cache_dir) / f"{key}-{_digest({**recipe.to_dict(), 'name': ''})}"
+    folder = Path(cache_dir) / f"{key}-{recipe_digest(recipe)}"
     ckpt = folder / "checkpoint.pt"
     if ckpt.is_file() and load_checkpoint(ckpt)["epoch"] == recipe.train.epochs:
         return ckpt, True

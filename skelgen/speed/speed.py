@@ -4,7 +4,7 @@ one process against a plain reference and this machine's own matrix-product peak
 Figures (``run_speed`` returns them as one dict; ``report`` formats them):
   peaks         fp32 and bf16 square matrix products, GFLOP/s
   training      samples/s of skelgen's pretraining step (``train.train_step`` with augmentation
-                and masking, then AdamW) and of the plain reference (``bench.reference``), fp32
+                and masking, then AdamW) and of the plain reference (``reference``), fp32
                 and bf16 autocast, steps interleaved so both see the same machine load; achieved
                 GFLOP/s (``flops``) against the peak; the bf16 loss against the fp32 loss
   data          batch gather + augmentation + masking as a fraction of skelgen's fp32 step
@@ -14,8 +14,11 @@ Figures (``run_speed`` returns them as one dict; ``report`` formats them):
   synth_memory  peak memory (max RSS) of a child ``skelgen synth --n N`` streaming to disk
   targets       the issue's target ratios, each measured, with pass or miss
 
-Where bf16 matrix products are not native (AVX2-only CPUs: 10-100x slower than fp32) the bf16
-training rows use a smaller batch, sized so that a step takes about ``bf16_step_s``.
+Training is measured at two sizes: the paper's (D = 512, T = 64, batch 128) and the benchmark's
+generator (D = 128, T = 32, batch 64), with the time one benchmark generator takes
+(``GENERATOR_STEPS`` steps) at the precision ``train.precision = auto`` picks. bf16 runs at the
+fp32 batch where auto picks bf16; where bf16 matrix products are not native (measured slower)
+the bf16 rows use a smaller batch, sized so that a step takes about ``bf16_step_s``.
 """
 from __future__ import annotations
 
@@ -32,10 +35,11 @@ import numpy as np
 import torch
 
 from . import flops
-from .errors import SkelgenError, check_range
-from .progress import Progress
+from ..errors import SkelgenError, check_range
+from ..progress import Progress
 
-NWUCLA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
+NWUCLA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
+GENERATOR_STEPS = 2500  # one benchmark generator's training (recipes/bench-*.toml: min_steps)
 TARGETS = {"train_speedup": 2.5, "generation_peak_fraction": 0.5, "data_fraction": 0.10, "synth_peak_gb": 1.5}
 
 
@@ -46,6 +50,10 @@ class SpeedConfig:
     dim: int = 512              # D
     depth: int = 2              # encoder and decoder blocks each
     heads: int = 8
+    gen_model_batch: int = 64   # the benchmark's generator: batch, T, D and heads
+    gen_model_frames: int = 32  # (recipes/bench-*.toml: model.dim=128, model.heads=4, batch 64)
+    gen_model_dim: int = 128
+    gen_model_heads: int = 4
     steps: int = 2              # timed training steps per fp32 variant, after a small warm-up step
     bf16_step_s: float = 3.0    # a bf16 step's length: its batch shrinks to fit where bf16 is slow
     gen_batch: int = 256        # generation batch (GenerationConfig's default)
@@ -58,7 +66,7 @@ class SpeedConfig:
 
     def __post_init__(self):
         for key in ("batch", "frames", "steps", "gen_batch", "gen_batches", "ntu_files", "synth_n", "demo_per_class",
-                    "threads"):
+                    "threads", "gen_model_batch", "gen_model_frames", "gen_model_dim", "gen_model_heads"):
             check_range(key, getattr(self, key), 1, fix="give another value")
         if self.nwucla_files is not None:
             check_range("nwucla_files", self.nwucla_files, 1, fix="give another value")
@@ -70,18 +78,25 @@ class SpeedConfig:
     def quick(cls, **overrides) -> "SpeedConfig":
         """A tiny configuration that runs in seconds: checks the command, not the machine."""
         return cls(**{**dict(batch=4, frames=8, dim=32, depth=1, heads=4, steps=1, bf16_step_s=0.5,
+                             gen_model_batch=4, gen_model_frames=8, gen_model_dim=16, gen_model_heads=2,
                              gen_batch=8, gen_batches=1, ntu_files=3, nwucla_files=6, synth_n=40,
                              demo_per_class=4), **overrides})
 
-    def model_config(self):
-        from .model import ModelConfig
-        return ModelConfig(in_dim=25 * 3, frames=self.frames, dim=self.dim, enc_depth=self.depth,
-                           dec_depth=self.depth, heads=self.heads)  # ntu25, one person
+    def model_config(self, size: str = "paper"):
+        """The model of ``size``: "paper" (D = 512) or "generator" (the benchmark's, D = 128)."""
+        from ..model import ModelConfig
+        frames, dim, heads = ((self.frames, self.dim, self.heads) if size == "paper" else
+                              (self.gen_model_frames, self.gen_model_dim, self.gen_model_heads))
+        return ModelConfig(in_dim=25 * 3, frames=frames, dim=dim, enc_depth=self.depth,
+                           dec_depth=self.depth, heads=heads)  # ntu25, one person
+
+    def train_batch(self, size: str) -> int:
+        return self.batch if size == "paper" else self.gen_model_batch
 
 
 def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dict:
     """Every figure of the module docstring, as a JSON-ready dict."""
-    from .runtime import keep_freed_memory
+    from ..runtime import keep_freed_memory
     cfg = cfg or SpeedConfig()
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -99,22 +114,31 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
         section("conversion", conversion, cfg)
         section("generation", generation, cfg, out["peaks"], show_progress)
         section("training", training, cfg, out["peaks"], show_progress)
-        section("data", data_loading, cfg, out["training"]["skelgen_fp32"]["step_s"])
+        section("data", data_loading, cfg, out["training"]["paper"]["skelgen_fp32"]["step_s"])
         section("synth_memory", synth_memory, cfg, show_progress)
     finally:
         torch.set_num_threads(threads)
+    out["generator_estimate"] = generator_estimate(out)
     out["targets"] = targets(out)
     out["section_s"], out["wall_s"] = seconds, round(time.perf_counter() - start, 1)
     return out
 
 
 def machine() -> dict:
-    from .train import use_bf16
+    from ..train import use_bf16
     return {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "bf16_native": use_bf16("auto", torch.device("cpu")),
+            "cpu_model": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "auto_precision": "bf16" if use_bf16("auto", torch.device("cpu")) else "fp32",
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
 
 
 def matmul_peak(dtype, max_n: int = 2048, min_s: float = 0.05) -> float:
@@ -151,7 +175,7 @@ class _Trainer:
     training step on a batch gathered from ``data`` (N, T, M, V, C), as ``pretrain`` does."""
 
     def __init__(self, model, loss_fn, data, batch: int, bf16: bool, flops_per_sample: int, seed: int = 0):
-        from .recipe import TrainConfig
+        from ..recipe import TrainConfig
         tc = TrainConfig()
         self.model, self.loss_fn, self.data, self.batch, self.bf16 = model, loss_fn, data, batch, bf16
         self.opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
@@ -180,48 +204,66 @@ class _Trainer:
                 "peak_fraction": _sig(step_flops / step_s / 1e9 / peak), "loss": _sig(self.losses[-1])}
 
 
-def _pair(cfg: SpeedConfig, bf16: bool) -> dict[str, _Trainer]:
-    """skelgen's pretraining step and the plain reference's, same sizes, same data."""
-    from .bench.reference import ReferenceTAHAR, reference_loss
-    from .model import build_model
-    from .recipe import AugmentConfig
-    from .train import Objective, train_step
-    mc, aug, cpu = cfg.model_config(), AugmentConfig(), torch.device("cpu")
-    data = 0.3 * torch.randn(max(4 * cfg.batch, 16), cfg.frames, 1, 25, 3)
+def _pair(cfg: SpeedConfig, size: str, bf16: bool) -> dict[str, _Trainer]:
+    """skelgen's pretraining step and the plain reference's at ``size``, same data."""
+    from .reference import ReferenceTAHAR, reference_loss
+    from ..model import build_model
+    from ..recipe import AugmentConfig
+    from ..train import Objective, train_step
+    mc, aug, cpu, batch = cfg.model_config(size), AugmentConfig(), torch.device("cpu"), cfg.train_batch(size)
+    data = 0.3 * torch.randn(max(4 * batch, 16), mc.frames, 1, 25, 3)
     torch.manual_seed(0)
     ours = Objective(build_model(mc)).train()
     ref = ReferenceTAHAR(mc.in_dim, mc.frames, mc.dim, mc.enc_depth, mc.dec_depth, mc.heads, mc.mlp_ratio).train()
-    return {"skelgen": _Trainer(ours, lambda x, g, b: train_step(ours, x, g, aug, b, cpu), data, cfg.batch, bf16,
-                                flops.training_step(flops.tahar_forward(mc, cfg.frames), 1)),
-            "reference": _Trainer(ref, lambda x, g, b: reference_loss(ref, x, g, aug, b), data, cfg.batch, bf16,
-                                  flops.training_step(flops.reference_forward(mc, cfg.frames), 1))}
+    return {"skelgen": _Trainer(ours, lambda x, g, b: train_step(ours, x, g, aug, b, cpu), data, batch, bf16,
+                                flops.training_step(flops.tahar_forward(mc, mc.frames), 1)),
+            "reference": _Trainer(ref, lambda x, g, b: reference_loss(ref, x, g, aug, b), data, batch, bf16,
+                                  flops.training_step(flops.reference_forward(mc, mc.frames), 1))}
 
 
 def training(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dict:
-    """fp32 at ``cfg.batch``, then bf16 autocast; each pair warmed up, then its steps timed
-    alternately (both see the same machine load), median. Where bf16 is slow (emulated), its
-    batch shrinks so that a step takes about ``cfg.bf16_step_s``, sized from a 1-sample step."""
-    out = {}
-    with Progress(2 * (cfg.steps + 1) + 5, "training steps", "steps", enabled=show_progress) as bar:
-        for precision, steps in (("fp32", cfg.steps), ("bf16", 1)):
-            pair = _pair(cfg, precision == "bf16")
+    """Both sizes, each as ``training_at``; {"paper": ..., "generator": ...}."""
+    from ..train import bf16_matmul_faster
+    same_batch = bf16_matmul_faster()  # auto picks bf16: measure it at the fp32 batch
+    steps = 2 * (6 + 2 * cfg.steps + 2 * (cfg.steps if same_batch else 1))  # 2 sizes, for the bar
+    with Progress(steps, "training steps", "steps", enabled=show_progress) as bar:
+        return {size: training_at(cfg, size, peaks, same_batch, bar) for size in ("paper", "generator")}
+
+
+def training_at(cfg: SpeedConfig, size: str, peaks: dict, same_batch: bool, bar: Progress) -> dict:
+    """fp32, then bf16 autocast, at ``size``; each pair warmed up, then its steps timed
+    alternately (both see the same machine load), median. Unless ``same_batch``, bf16's batch
+    shrinks so that a step takes about ``cfg.bf16_step_s``, sized from a 1-sample step."""
+    mc = cfg.model_config(size)
+    out = {"frames": mc.frames, "dim": mc.dim, "heads": mc.heads, "depth": mc.enc_depth}
+    for precision, steps in (("fp32", cfg.steps), ("bf16", cfg.steps if same_batch else 1)):
+        pair = _pair(cfg, size, precision == "bf16")
+        for trainer in pair.values():
+            trainer.step(batch=min(trainer.batch, 8))
+            bar.update(1)
+        if precision == "bf16" and not same_batch:
+            one = pair["skelgen"].step(batch=1)  # includes per-step costs: errs to a smaller batch
             for trainer in pair.values():
-                trainer.step(batch=min(cfg.batch, 8))
-                bar.update(1)
-            if precision == "bf16":
-                one = pair["skelgen"].step(batch=1)  # includes per-step costs: errs to a smaller batch
-                bar.update(1)
-                for trainer in pair.values():
-                    trainer.batch = min(cfg.batch, max(1, int(cfg.bf16_step_s / one)))
-            for _ in range(steps):
-                for name, trainer in pair.items():
-                    trainer.step()
-                    bar.update(1, last=f"{name} {precision} {trainer.times[-1]:.1f} s")
+                trainer.batch = min(trainer.batch, max(1, int(cfg.bf16_step_s / one)))
+        bar.update(1)
+        for _ in range(steps):
             for name, trainer in pair.items():
-                out[f"{name}_{precision}"] = trainer.figures(peaks[precision])
-            if precision == "bf16":
-                out["bf16_loss_rel_diff"] = bf16_loss_difference(pair["skelgen"])
+                trainer.step()
+                bar.update(1, last=f"{size} {name} {precision} {trainer.times[-1]:.1f} s")
+        for name, trainer in pair.items():
+            out[f"{name}_{precision}"] = trainer.figures(peaks[precision])
+        if precision == "bf16":
+            out["bf16_loss_rel_diff"] = bf16_loss_difference(pair["skelgen"])
     return out
+
+
+def generator_estimate(r: dict) -> dict:
+    """Minutes one benchmark generator's ``GENERATOR_STEPS`` training steps take at the generator
+    size, at the precision auto picks (the step as measured; data loading is in it)."""
+    precision = r["machine"]["auto_precision"]
+    row = r["training"]["generator"][f"skelgen_{precision}"]
+    return {"steps": GENERATOR_STEPS, "batch": row["batch"], "precision": precision,
+            "minutes": _sig(GENERATOR_STEPS * row["step_s"] / 60)}
 
 
 def bf16_loss_difference(trainer: _Trainer) -> float:
@@ -236,8 +278,8 @@ def bf16_loss_difference(trainer: _Trainer) -> float:
 def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
     """Time of ``train_step``'s data work (batch gather, augmentation, masking) alone: the same
     call with a model that costs nothing."""
-    from .recipe import AugmentConfig
-    from .train import train_step
+    from ..recipe import AugmentConfig
+    from ..train import train_step
     data = 0.3 * torch.randn(4 * cfg.batch, cfg.frames, 1, 25, 3)
     gen, aug, times = torch.Generator().manual_seed(0), AugmentConfig(), []
     no_model = lambda x, x_dec, mask: x_dec.sum()
@@ -251,44 +293,46 @@ def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
 # -- generation -------------------------------------------------------------------------------
 class _TimedDecoder:
     """Stands in for the model in ``synthesize`` (which calls only ``decode``), summing the
-    seconds spent decoding."""
+    seconds spent decoding and the sequences decoded (the shift strategy decodes each twice)."""
 
     def __init__(self, model):
-        self.model, self.seconds = model, 0.0
+        self.model, self.seconds, self.decoded = model, 0.0, 0
 
-    def decode(self, *args):
+    def decode(self, cls, *args):
         t = time.perf_counter()
-        out = self.model.decode(*args)
+        out = self.model.decode(cls, *args)
         self.seconds += time.perf_counter() - t
+        self.decoded += len(cls)
         return out
 
 
 def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dict:
     """synthesize() at the paper's size with random weights (speed does not depend on them),
-    conditioned on a bank of random [CLS] embeddings whose sources have varied lengths, so the
-    outputs are resampled as in a real run."""
-    from .generate import ClassBank, GenerationConfig, synthesize
-    from .layouts import NTU25
-    from .model import build_model
-    from .recipe import AugmentConfig
+    conditioned on a bank of random [CLS] embeddings and model inputs whose sources have varied
+    lengths, so the outputs are resampled as in a real run (default strategy, as synth uses)."""
+    from ..generate import ClassBank, GenerationConfig, synthesize
+    from ..layouts import NTU25
+    from ..model import build_model
+    from ..recipe import AugmentConfig
     mc = cfg.model_config()
     torch.manual_seed(0)
     model = _TimedDecoder(build_model(mc).eval())
     rng = np.random.default_rng(0)
     bank = ClassBank(rng.standard_normal((64, mc.dim)).astype(np.float32), np.zeros(64, int),
-                     np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64))
+                     np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64),
+                     inputs=0.3 * rng.standard_normal((64, cfg.frames, mc.in_dim)).astype(np.float32))
     state = {"data": {"frames": cfg.frames, "persons": 1}, "model_config": {"in_dim": mc.in_dim},
              "layout": {"joints": list(NTU25.joints)}, "recipe": {"augment": asdict(AugmentConfig())}}
     for _ in synthesize(model, state, bank, 0, 2, GenerationConfig(batch_size=2), seed=0):
         pass  # warm-up
-    model.seconds, n, done = 0.0, cfg.gen_batch * cfg.gen_batches, 0
+    model.seconds, model.decoded, n, done = 0.0, 0, cfg.gen_batch * cfg.gen_batches, 0
     t = time.perf_counter()
     with Progress(n, "generation", "seq", enabled=show_progress) as bar:
         for xs, _ in synthesize(model, state, bank, 0, n, GenerationConfig(batch_size=cfg.gen_batch), seed=0):
             done += len(xs)
             bar.update(len(xs))
     total = time.perf_counter() - t
-    gflops = flops.decoder_forward(mc, cfg.frames) * done / model.seconds / 1e9
+    gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
     return {"sequences": done, "batch": cfg.gen_batch, "sequences_per_s": _sig(done / total),
             "decoder_time_fraction": _sig(model.seconds / total), "decoder_gflops": _sig(gflops),
             "fp32_peak_fraction": _sig(gflops / peaks["fp32"]), "bf16_peak_fraction": _sig(gflops / peaks["bf16"])}
@@ -298,9 +342,9 @@ def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dic
 def conversion(cfg: SpeedConfig) -> dict:
     """files/s of ``convert_ntu`` (generated .skeleton files, the default worker processes) and
     ``convert_nwucla`` (the real all_sqe clips where present, else generated ones)."""
-    from .bench.synthetic_files import write_ntu_files, write_nwucla_files
-    from .io.ntu import convert_ntu
-    from .io.nwucla import convert_nwucla
+    from .synthetic_files import write_ntu_files, write_nwucla_files
+    from ..io.ntu import convert_ntu
+    from ..io.nwucla import convert_nwucla
     with tempfile.TemporaryDirectory(prefix="skelgen-speed-") as d:
         d = Path(d)
         ntu = write_ntu_files(d / "ntu", cfg.ntu_files)
@@ -324,9 +368,9 @@ def conversion(cfg: SpeedConfig) -> dict:
 def synth_memory(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     """Peak RSS of ``skelgen synth --n cfg.synth_n`` in a child process, on the procedural demo
     data with a tiny checkpoint trained for one epoch (memory, not quality, is measured)."""
-    from .demo import write_demo
-    from .recipe import Recipe
-    from .train import pretrain
+    from ..demo import write_demo
+    from ..recipe import Recipe
+    from ..train import pretrain
     with tempfile.TemporaryDirectory(prefix="skelgen-speed-") as d:
         d = Path(d)
         data = write_demo(d / "demo.h5", n_per_class=cfg.demo_per_class, seed=0)
@@ -381,8 +425,8 @@ def targets(r: dict) -> dict:
     precision pretraining picks on this machine with the plain fp32 reference. Generation is held
     to the faster of the two measured peaks: the issue names bf16, assuming native bf16 products;
     where bf16 is emulated its peak is far below fp32's and the bf16 ratio alone would mean nothing."""
-    t = r["training"]
-    ours = t["skelgen_bf16" if r["machine"]["bf16_native"] else "skelgen_fp32"]
+    t = r["training"]["paper"]
+    ours = t[f"skelgen_{r['machine']['auto_precision']}"]
     g = r["generation"]
     measured = {"train_speedup": ours["samples_per_s"] / t["reference_fp32"]["samples_per_s"],
                 "generation_peak_fraction": min(g["fp32_peak_fraction"], g["bf16_peak_fraction"]),
@@ -395,20 +439,26 @@ def targets(r: dict) -> dict:
 
 def report(r: dict) -> str:
     """The figures as a readable table."""
-    m, c, p, t, g = r["machine"], r["config"], r["peaks"], r["training"], r["generation"]
-    lines = [f"skelgen speed: {m['cpus']} CPUs, {m['threads']} torch threads, {m['cpu_capability']}, "
-             f"bf16 {'native' if m['bf16_native'] else 'not native'}, OpenMP waits {m['omp_wait_policy']}, "
-             f"torch {m['torch']}, load {m['load_avg_1m']} at start",
-             f"matrix-product peak: fp32 {p['fp32']:.1f} GFLOP/s, bf16 {p['bf16']:.1f} GFLOP/s",
-             f"training (T={c['frames']}, V=25, D={c['dim']}, {c['depth']}+{c['depth']} blocks, AdamW):",
-             f"  {'':<20}{'batch':>6}{'samples/s':>11}{'step s':>9}{'GFLOP/s':>9}{'of peak':>9}"]
-    for key, row in t.items():
-        if isinstance(row, dict):
-            lines.append(f"  {key.replace('_', ' '):<20}{row['batch']:>6}{row['samples_per_s']:>11.2f}"
-                         f"{row['step_s']:>9.2f}{row['gflops']:>9.1f}{row['peak_fraction']:>9.1%}")
-    lines += [f"  bf16 loss vs fp32 (same weights, batch, augmentation): relative difference "
-              f"{t['bf16_loss_rel_diff']:.2e}",
-              f"data loading + augmentation: {r['data']['seconds_per_batch'] * 1e3:.0f} ms a batch, "
+    m, p, g = r["machine"], r["peaks"], r["generation"]
+    lines = [f"skelgen speed: {m['cpu_model']}, {m['cpus']} CPUs, {m['threads']} torch threads, "
+             f"{m['cpu_capability']}, OpenMP waits {m['omp_wait_policy']}, torch {m['torch']}, "
+             f"load {m['load_avg_1m']} at start",
+             f"matrix-product peak: fp32 {p['fp32']:.1f} GFLOP/s, bf16 {p['bf16']:.1f} GFLOP/s; "
+             f"train.precision=auto picks {m['auto_precision']} here"]
+    for size, t in r["training"].items():
+        lines += [f"training, {size} size (T={t['frames']}, V=25, D={t['dim']}, {t['depth']}+{t['depth']} blocks, "
+                  f"AdamW):",
+                  f"  {'':<20}{'batch':>6}{'samples/s':>11}{'step s':>9}{'GFLOP/s':>9}{'of peak':>9}"]
+        for key, row in t.items():
+            if isinstance(row, dict):
+                lines.append(f"  {key.replace('_', ' '):<20}{row['batch']:>6}{row['samples_per_s']:>11.2f}"
+                             f"{row['step_s']:>9.2f}{row['gflops']:>9.1f}{row['peak_fraction']:>9.1%}")
+        lines.append(f"  bf16 loss vs fp32 (same weights, batch, augmentation): relative difference "
+                     f"{t['bf16_loss_rel_diff']:.2e}")
+    e = r["generator_estimate"]
+    lines.append(f"one benchmark generator ({e['steps']} steps at batch {e['batch']}, generator size, "
+                 f"{e['precision']}): about {e['minutes']:.1f} minutes")
+    lines += [f"data loading + augmentation: {r['data']['seconds_per_batch'] * 1e3:.0f} ms a batch, "
               f"{r['data']['fraction_of_step']:.1%} of skelgen's fp32 step",
               f"generation (synth's decoding path, batch {g['batch']}): {g['sequences_per_s']:.1f} seq/s; "
               f"decoder {g['decoder_gflops']:.1f} GFLOP/s = {g['fp32_peak_fraction']:.1%} of the fp32 peak, "

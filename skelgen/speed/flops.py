@@ -15,7 +15,7 @@ against torch's own FLOP counter.
 """
 from __future__ import annotations
 
-from .model import ModelConfig
+from ..model import ModelConfig
 
 
 def linear(tokens: int, n_in: int, n_out: int) -> int:
@@ -52,7 +52,7 @@ def tahar_forward(cfg: ModelConfig, frames: int) -> int:
 
 
 def reference_forward(cfg: ModelConfig, frames: int) -> int:
-    """The plain reference (skelgen.bench.reference) on one sequence: every encoder block on every
+    """The plain reference (skelgen.speed.reference) on one sequence: every encoder block on every
     token, and full multi-head cross-attention over the one-token memory."""
     d = cfg.dim
     cross = linear(frames, d, d) + linear(1, d, 2 * d) + attention(frames, 1, d) + linear(frames, d, d)
