@@ -1,6 +1,7 @@
 """Choose a generation route on a validation benchmark: accuracy gain, recognition and novelty.
 
-Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+Route "orth:NOVELTY" is shift with its noise kept out of the directions that separate the class
+means (a variant under test). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
@@ -21,6 +22,7 @@ evaluator trained on all real training sequences recognizes their class, and the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 
@@ -52,10 +54,28 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
         if a > 0:
             if strategy == "direct":
                 xs.append(direct(generator, c, int(a), seed * 10_007 + c))
+            elif strategy == "orth":
+                with orthogonal_noise(generator.bank):
+                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
             else:
                 xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
             ys.append(np.full(int(a), c))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+@contextlib.contextmanager
+def orthogonal_noise(bank):
+    """Within the block, the shift noise factor L becomes (I - P) L, P the projection onto the
+    span of the class means' deviations from their mean (the between-class directions)."""
+    means = np.stack([bank.embeddings[bank.labels == c].mean(0) for c in np.unique(bank.labels)])
+    q, _ = np.linalg.qr((means - means.mean(0)).T)  # (D, K) orthonormal basis of that span
+    factor = (np.eye(len(q)) - q @ q.T) @ bank.within_class()
+    original = bank.within_class
+    bank.within_class = lambda: factor
+    try:
+        yield
+    finally:
+        bank.within_class = original
 
 
 def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
