@@ -82,16 +82,25 @@ class TrainConfig:
     save_minutes: float = 5.0 # a checkpoint when this many minutes have passed since the last
                               # (0: every epoch); the last epoch and an interrupt always save
     save_every: int = 0       # also a checkpoint every this many epochs (0: off)
+    min_steps: int = 0        # at least this many optimizer steps: on a small dataset the epochs
+                              # (and warmup) are raised to reach them, so that one recipe trains
+                              # properly on 100 clips and on 100,000 (Recipe.fitted_to)
 
     def __post_init__(self):
         for key in ("epochs", "batch_size"):
             check_range(f"train.{key}", getattr(self, key), 1)
-        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start", "save_every", "save_minutes"):
+        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start", "save_every", "save_minutes", "min_steps"):
             check_range(f"train.{key}", getattr(self, key), 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {self.precision!r}")
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one pass over n sequences: full batches only (a last batch of a few
+    sequences would be a noisy step), but a dataset smaller than a batch is one whole batch."""
+    return max(n // batch_size, 1)
 
 
 @dataclass
@@ -104,6 +113,16 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def fitted_to(self, n: int) -> "Recipe":
+        """This recipe for a dataset of ``n`` sequences: epochs and warmup raised in proportion
+        where ``train.min_steps`` needs more epochs than it has (itself otherwise)."""
+        tc = self.train
+        epochs = max(tc.epochs, math.ceil(tc.min_steps / steps_per_epoch(n, tc.batch_size)))
+        if epochs == tc.epochs:
+            return self
+        return dataclasses.replace(self, train=dataclasses.replace(
+            tc, epochs=epochs, warmup_epochs=round(tc.warmup_epochs * epochs / tc.epochs)))
 
     def validate(self) -> "Recipe":
         """Check every table's ranges (keys are set one at a time, so this runs once all are set)."""

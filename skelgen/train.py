@@ -34,7 +34,7 @@ from .io.dataset import SkeletonFile
 from .model import ModelConfig, build_model
 from .preprocess import prepare_file
 from .progress import Progress
-from .recipe import Recipe
+from .recipe import Recipe, steps_per_epoch
 from .stopping import stoppable
 from .runtime import keep_freed_memory
 
@@ -184,6 +184,8 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     if rank == 0:  # only once the data has passed its checks: bad input leaves no empty run folder
         make_folder(out_dir)
     n, t, m, v, c = x.shape
+    recipe = recipe.fitted_to(n)  # train.min_steps: more epochs on a small dataset
+    tc = recipe.train
     cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
     torch.manual_seed(tc.seed)
     model = build_model(cfg).to(device)
@@ -211,7 +213,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     per_rank = max(tc.batch_size // world, 1)
-    steps = max(n // tc.batch_size, 1)  # full global batches only: every step sees batch_size
+    steps = steps_per_epoch(n, tc.batch_size)  # global batches: every step sees batch_size (or all n)
     meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
             "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
             "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,

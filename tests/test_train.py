@@ -194,3 +194,19 @@ def test_two_process_gloo_ddp(tmp_path, demo_file):
     state = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
     assert state["epoch"] == 1
     assert len((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()) == 1  # rank 0 only
+
+
+def test_min_steps_fits_the_epochs_to_a_small_dataset(tmp_path, demo_file):
+    """train.min_steps raises epochs (and warmup) on small data; a dataset smaller than one batch
+    trains on all of it as one batch, never on nothing."""
+    from skelgen.recipe import Recipe, steps_per_epoch
+    assert steps_per_epoch(100, 128) == 1 and steps_per_epoch(300, 128) == 2
+    r = tiny_recipe(epochs=2, **{"train.batch_size": 128, "train.min_steps": 5, "train.warmup_epochs": 1})
+    assert r.fitted_to(10_000).train.epochs == 2  # enough steps already: unchanged
+    fitted = r.fitted_to(96)  # 96 training sequences < one batch: one step an epoch
+    assert (fitted.train.epochs, fitted.train.warmup_epochs) == (5, 2) and r.train.epochs == 2
+    ckpt = pretrain(r, str(demo_file), tmp_path / "run", show_progress=False, record=False)
+    state = load_checkpoint(ckpt)
+    assert state["epoch"] == 5 and state["recipe"]["train"]["epochs"] == 5
+    assert len(read_log(tmp_path / "run")) == 5
+    assert isinstance(Recipe().fitted_to(1), Recipe)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,12 +149,9 @@ def recipe_digest(recipe) -> str:
 def generator_recipe(g, frames: int, n: int):
     """The pretraining recipe for a scenario of ``n`` sequences: ``g`` (run.GeneratorConfig) names a
     recipe and overrides; epochs (and warmup) are raised so that training takes ``g.min_steps``."""
-    r = load_recipe(g.recipe, [*g.overrides, f"data.frames={frames}", "data.split=train"])
-    steps = max(n // r.train.batch_size, 1)
-    epochs = max(r.train.epochs, math.ceil(g.min_steps / steps))
-    r.train.warmup_epochs = round(r.train.warmup_epochs * epochs / r.train.epochs)
-    r.train.epochs = epochs
-    return r
+    r = load_recipe(g.recipe, [*g.overrides, f"data.frames={frames}", "data.split=train",
+                               f"train.min_steps={g.min_steps}"])
+    return r.fitted_to(n)
 
 
 def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True):
