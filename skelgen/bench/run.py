@@ -35,7 +35,7 @@ from ..preprocess import prepare_file
 from ..progress import Progress
 from ..recipe import read_recipe_file
 from . import methods as M
-from .classifier import ClassifierConfig, check_kind, predict, score, train_classifier
+from .classifier import TRAINING, ClassifierConfig, check_kind, predict, score, train_classifier
 from .quality import rate, train_evaluator
 from .report import write_report
 from .scenarios import make_scenario, validation_split
@@ -279,8 +279,9 @@ def _classify(r: BenchRecipe, cfg: ClassifierConfig, sc, real: M.TrainingSet, re
             expected = counts + {"none": 0, M.CEILING: np.minimum(sc.add, np.bincount(removed.y, minlength=k))
                                  }.get(method, sc.add)
             for seed in b.seeds:
-                path = cells.key(sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method, seed,
-                                 dataclasses.asdict(cfg), steps, dataclasses.asdict(r.generator) if skelgen else None)
+                path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
+                                 seed, dataclasses.asdict(cfg), steps,
+                                 dataclasses.asdict(r.generator) if skelgen else None)
                 cell = cells.get(path)
                 if cell is None:
                     ts = M.build(method, real, sc.add, seed, generator, removed)
