@@ -1,13 +1,14 @@
 """The downstream classifiers of the benchmark, trained from scratch: ``kind = "conv"`` (the
 default), a small temporal 1D-conv net, or ``kind = "gcn"``, the graph network of gcn.py.
 
-The conv net's input: normalized, resampled sequences (B, T, M, V, C). Each frame's joints (all persons) are
-flattened to F = M*V*C features and joined by their frame-to-frame velocity (2F channels); a
-BatchNorm over those channels (ST-GCN's data_bn) is followed by three Conv1d-BatchNorm-ReLU
-blocks over time (kernel 5, 5, 3; the last two with stride 2), global average pooling over time
-and one linear layer. The pooled vector (2 * width) is the penultimate feature the quality
-metrics use. Training: AdamW, cosine learning rate per step, plain cross-entropy (no class
-weights, no augmentation), so only the training set differs between benchmark methods.
+The conv net's input: normalized, resampled sequences (B, T, M, V, C). Each frame's joints
+(all persons) are flattened to F = M*V*C features and joined by their frame-to-frame velocity
+(2F channels); a BatchNorm over those channels (ST-GCN's data_bn) is followed by three
+Conv1d-BatchNorm-ReLU blocks over time (kernel 5, 5, 3; the last two with stride 2), global
+average pooling over time and one linear layer. The pooled vector (2 * width) is the
+penultimate feature the quality metrics use (the GCN's: 4 * gcn_width). Training: AdamW, cosine
+learning rate per step, plain cross-entropy (no class weights, no augmentation), so only the
+training set differs between benchmark methods.
 With a validation set and ``patience`` > 0, training evaluates balanced accuracy on it after
 every tenth of its steps (an epoch of a few-shot set is one or two steps: too noisy to stop on),
 stops after ``patience`` checks without a better one and returns the best model.
@@ -47,10 +48,10 @@ class ClassifierConfig:
     lr: float = 1e-3          # peak of the cosine schedule
     weight_decay: float = 0.01
     dropout: float = 0.2      # on the pooled features, before the linear layer
-    val_fraction: float = 0.0 # the benchmark holds out this share of each scenario class's real
-                              # sequences (rounded down) to stop on; 0: no validation set
-    patience: int = 0         # stop after this many checks (one every tenth of the steps) without
-                              # better validation accuracy (0: never)
+    val_fraction: float = 0.0  # the benchmark holds out this share of each scenario class's real
+                               # sequences (rounded down) to stop on; 0: no validation set
+    patience: int = 0          # stop after this many checks (one every tenth of the steps) without
+                               # better validation accuracy (0: never)
 
 
 def check_kind(kind: str) -> str:
@@ -134,7 +135,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
             bar.update(1, loss=loss.item())
     if stopper:
         if model.steps_trained == total:
-            stopper.done()  # the last epoch's model competes too
+            stopper.done()  # the final model competes too
         model.load_state_dict(stopper.best_state)
     return model.eval()
 

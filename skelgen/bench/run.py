@@ -13,7 +13,9 @@ skelgen methods, the generator settings), so an interrupted benchmark resumes wh
 
 Early stopping (classifier.val_fraction, patience): each scenario's real sequences give a
 validation set (scenarios.validation_split), the same for every method, classifier and seed; the
-classifiers train on the rest plus each method's additions. The test split is only ever scored.
+classifiers train on the rest plus each method's additions. The scenario's generator (and so
+the skelgen methods) sees all of the scenario's sequences, the validation ones included; the
+oracle draws only on sequences the scenario removed. The test split is only ever scored.
 """
 from __future__ import annotations
 
