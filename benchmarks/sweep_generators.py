@@ -15,10 +15,11 @@ from skelgen.bench.run import load_bench_recipe, run_benchmark
 
 
 def summary(result: dict) -> dict:
-    """{scenario: {method: balanced % mean, quality row: recognized % mean}}."""
+    """{scenario: {method (classifier): balanced % mean, quality row: recognized % mean}}."""
     out = {}
-    for scenario, methods in result["results"].items():
-        row = {m: 100 * v["balanced"]["mean"] for m, v in methods.items()}
+    for scenario in result["scenarios"]:
+        row = {f"{m} ({kind})": 100 * v["balanced"]["mean"]
+               for kind, scenarios in result["results"].items() for m, v in scenarios[scenario].items()}
         for q, v in result["quality"].get(scenario, {}).items():
             row[f"quality {q} acc"] = 100 * v["accuracy"]["mean"]
             row[f"quality {q} fid"] = v["fid"]["mean"]

@@ -23,6 +23,7 @@ from cycler import cycler
 from matplotlib import colormaps, rc_context
 from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from mpl_toolkits.mplot3d import proj3d
@@ -42,6 +43,8 @@ BONE_COLORS = {"left": ("#1f5fa8", "#7fb1e3"), "right": ("#c62828", "#ef9a9a"),
 FACE = {"real": "#ffffff", "synthetic": "#fff3e0", "masked": "#e0e0e0"}
 MUTED = "#757575"
 METHOD_COLORS = ("#1f5fa8", "#e07b00", "#2e7d32", "#c62828", "#6a1b9a", "#00838f", "#8d6e63", "#5c6bc0")
+# More distinct colours for figures with more methods (a benchmark has ten): none of them shares a hue
+EXTRA_METHOD_COLORS = ("#f9a825", "#ad1457", "#263238", "#9e9d24", "#4fc3f7", "#ff8a65")
 BASELINE_COLOR = "#9e9e9e"
 STYLE = {
     "figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white", "savefig.facecolor": "white",
@@ -390,20 +393,26 @@ def confusion_plot(confusion, class_names, out_png, normalize: bool = True) -> P
 
 
 def method_colors(methods) -> dict[str, str]:
-    """A colour per method, stable across figures: baselines grey, others hashed into
-    METHOD_COLORS (the next unused colour on a clash within one figure)."""
+    """A distinct colour per method, stable across figures: baselines (``none`` or a name with
+    "baseline") grey, others hashed into METHOD_COLORS, then EXTRA_METHOD_COLORS (the next unused
+    colour on a clash within one figure), then tab20's."""
+    palette = METHOD_COLORS + EXTRA_METHOD_COLORS
+    spare = [to_hex(c) for c in colormaps["tab20"].colors]
     out: dict[str, str] = {}
     for m in methods:
+        if m.lower() == "none" or "baseline" in m.lower():
+            out[m] = BASELINE_COLOR
+            continue
         k = zlib.crc32(m.encode()) % len(METHOD_COLORS)
-        ring = METHOD_COLORS[k:] + METHOD_COLORS[:k]
-        out[m] = BASELINE_COLOR if "baseline" in m.lower() else next(
-            (c for c in ring if c not in out.values()), ring[0])
+        ring = METHOD_COLORS[k:] + METHOD_COLORS[:k] + EXTRA_METHOD_COLORS
+        out[m] = next((c for c in [*ring, *spare] if c not in out.values()), palette[k])
     return out
 
 
-def _grouped_bars(ax, groups, methods, value, title, ylabel):
-    """Bars per method within each group; ``value(group index, method)`` -> (height, err) or None."""
-    width, colors = 0.8 / len(methods), method_colors(methods)
+def _grouped_bars(ax, groups, methods, value, title, ylabel, colors=None):
+    """Bars per method within each group; ``value(group index, method)`` -> (height, err) or None.
+    ``colors``: the methods of the whole set of figures, so each keeps its colour in all of them."""
+    width, colors = 0.8 / len(methods), method_colors(list(dict.fromkeys([*(colors or []), *methods])))
     for j, m in enumerate(methods):
         bars = [(g - 0.4 + (j + 0.5) * width, *(v if np.ndim(v) else (v, 0)))  # a bare mean: no error bar
                 for g in range(len(groups)) if (v := value(g, m)) is not None]
@@ -420,22 +429,27 @@ def _grouped_bars(ax, groups, methods, value, title, ylabel):
 
 
 @_styled
-def bar_chart(table: dict, out_png, ylabel: str, title: str = "") -> Path:
+def bar_chart(table: dict, out_png, ylabel: str, title: str = "", colors=None, zero_line: bool = False) -> Path:
     """Grouped bars with error bars from ``table[scenario][method] = (mean, std)``: groups are
-    scenarios, bars are methods (in order of first appearance); a missing pair leaves a gap."""
+    scenarios, bars are methods (in order of first appearance); a missing pair leaves a gap.
+    ``colors``: all methods of a set of figures (see _grouped_bars); ``zero_line``: mark 0, for
+    changes that may be negative."""
     groups = list(table)
     methods = list(dict.fromkeys(m for g in groups for m in table[g]))
     if not methods:
         raise SkelgenError("bar_chart needs at least one scenario with one method")
     fig = _figure(max(5.0, 1.0 + 0.35 * len(groups) * len(methods)), 3.6)
-    _grouped_bars(fig.add_subplot(), groups, methods, lambda g, m: table[groups[g]].get(m), title, ylabel)
+    ax = fig.add_subplot()
+    _grouped_bars(ax, groups, methods, lambda g, m: table[groups[g]].get(m), title, ylabel, colors)
+    if zero_line:
+        ax.axhline(0, color="#424242", lw=0.8)
     fig.tight_layout()
     return _save(fig, out_png)
 
 
 @_styled
 def gain_chart(per_class_gain: dict, class_names, out_png, ylabel: str = "gain over baseline",
-               title: str = "") -> Path:
+               title: str = "", colors=None) -> Path:
     """Per-class gain over a baseline: ``per_class_gain[method]`` holds one value per class."""
     if not per_class_gain:
         raise SkelgenError("gain_chart needs at least one method")
@@ -445,7 +459,7 @@ def gain_chart(per_class_gain: dict, class_names, out_png, ylabel: str = "gain o
     methods, k = list(per_class_gain), len(class_names)
     fig = _figure(min(max(6.0, 1.5 + 0.12 * k * len(methods)), 24.0), 4.0)
     ax = fig.add_subplot()
-    _grouped_bars(ax, list(class_names), methods, lambda c, m: (per_class_gain[m][c], 0), title, ylabel)
+    _grouped_bars(ax, list(class_names), methods, lambda c, m: (per_class_gain[m][c], 0), title, ylabel, colors)
     ax.axhline(0, color="#424242", lw=0.8)
     ax.tick_params(axis="x", rotation=90, labelsize=6 if k > 20 else 7)
     fig.tight_layout()

@@ -1,30 +1,40 @@
-"""skelgen.bench: a tiny benchmark on the demo data runs end to end; scenarios keep exactly the
-promised class counts; every method adds exactly the promised sequences; no test sequence reaches
-a training set or a generator; the quality metrics behave; generators are cached."""
+"""skelgen.bench: a tiny benchmark on the demo data runs end to end with both classifiers;
+scenarios keep exactly the promised class counts; every method adds exactly the promised
+sequences; no test sequence reaches a training set or a generator; the quality metrics behave;
+generators and finished cells are cached; the GCN's graph follows the layout's bones."""
 import json
 
 import numpy as np
 import pytest
+import torch
 
 from skelgen.bench import methods as M
-from skelgen.bench.classifier import ClassifierConfig, predict, train_classifier
+from skelgen.bench.classifier import ClassifierConfig, features, predict, train_classifier
+from skelgen.bench.gcn import layout_graph
 from skelgen.bench.quality import RealSets, class_schedule, frechet_distance, metrics, quality_report
 from skelgen.bench.methods import generator_checkpoint
 from skelgen.bench.run import GeneratorConfig, load_bench_recipe, load_split, run_benchmark, torch_threads
-from skelgen.bench.scenarios import longtail_counts, lowdata_counts, make_scenario
+from skelgen.bench.scenarios import (fewshot_counts, longtail_counts, lowdata_counts, make_scenario,
+                                     validation_split)
 from skelgen.demo import write_demo
 from skelgen.errors import SkelgenError
 from skelgen.io.dataset import SkeletonFile
+from skelgen.layouts import KINECT20, NTU25, Layout
 
 TINY = """
 name = "tiny"
 [benchmark]
 cache_dir = "{cache}"
 seeds = [0]
+scenarios = ["full", "lt10", "lt100", "low10", "fewshot5"]
+classifiers = ["conv", "gcn"]
 [classifier]
 width = 16
+gcn_width = 8
 epochs = 2
 batch_size = 16
+val_fraction = 0.2
+patience = 2
 [generator]
 recipe = "demo"
 overrides = ["model.dim=32", "model.heads=2", "train.epochs=1", "train.batch_size=16", "train.warmup_epochs=1"]
@@ -33,7 +43,8 @@ samples = 40
 seeds = [0]
 evaluator_epochs = 2
 """
-SCENARIOS = ("full", "lt10", "lt100", "low10")
+SCENARIOS = ("full", "lt10", "lt100", "low10", "fewshot5")
+KINDS = ("conv", "gcn")
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +73,35 @@ def splits(demo):
 # -- scenarios -----------------------------------------------------------------------------------
 def test_scenario_profiles_exact():
     avail = np.array([10, 12, 9, 20])
-    assert longtail_counts(avail, 10).tolist() == [9, 4, 2, 1]    # 9 * 10 ** (-k / 3), rounded
-    assert longtail_counts(avail, 1).tolist() == [9, 9, 9, 9]
+    assert longtail_counts(avail, 10).tolist() == [10, 6, 2, 2]   # n_k * 10 ** (-k / 3), rounded
+    assert longtail_counts(avail, 1).tolist() == [10, 12, 9, 20]
     assert lowdata_counts(avail, 0.1).tolist() == [1, 1, 1, 2]
+    assert fewshot_counts(avail, 10).tolist() == [10, 10, 9, 10]
+
+
+def test_longtail_on_an_uneven_split_keeps_its_head():
+    """The old profile started at the smallest class: 9 clips capped the head at 9."""
+    labels = np.repeat(np.arange(20), [100] * 19 + [9])
+    sc = make_scenario("lt10", labels, 20)
+    assert sc.counts[0] == 100 and sc.counts[-1] == 1 and sc.counts[10] == round(100 * 10 ** (-10 / 19))
+    assert sc.add.tolist() == (100 - sc.counts).tolist()
+
+
+def test_fewshot_keeps_n_per_class_and_names_the_short_ones():
+    labels = np.repeat(np.arange(3), [30, 12, 7])
+    sc = make_scenario("fewshot10", labels, 3)
+    assert np.bincount(labels[sc.indices], minlength=3).tolist() == sc.counts.tolist() == [10, 10, 7]
+    assert sc.fewer == {2: 7} and sc.to_dict()["fewer"] == {2: 7}
+    assert set(make_scenario("fewshot5", labels, 3).indices) <= set(sc.indices)  # nested
+    with pytest.raises(SkelgenError, match="fewshot<count>"):
+        make_scenario("fewshot", labels, 3)
+
+
+def test_validation_split_is_carved_from_the_scenario():
+    labels = np.repeat(np.arange(3), [10, 5, 3])
+    held = validation_split(labels, 3, 0.2, seed=0)
+    assert np.bincount(labels[held], minlength=3).tolist() == [2, 1, 0]  # floor(0.2 n): 3 gives none
+    assert np.array_equal(held, validation_split(labels, 3, 0.2, seed=0))
 
 
 def test_scenarios_nest_and_are_deterministic():
@@ -92,12 +129,17 @@ def test_every_method_adds_exactly_the_promised_sequences(method):
     rng = np.random.default_rng(0)
     y = np.array([0, 0, 0, 0, 1, 1, 2])
     real = M.real_set(rng.normal(size=(7, 6, 1, 3, 3)).astype(np.float32), y, [f"r{i}" for i in range(7)])
+    removed = M.real_set(rng.normal(size=(6, 6, 1, 3, 3)).astype(np.float32), np.array([1, 1, 1, 2, 2, 2]),
+                         [f"x{i}" for i in range(6)])
     add = np.array([0, 2, 3]) if method != "none" else np.zeros(3, int)
-    a, b = (M.build(method, real, add, seed=1, generator=FakeGenerator()) for _ in range(2))
+    a, b = (M.build(method, real, add, seed=1, generator=FakeGenerator(), removed=removed) for _ in range(2))
     assert np.bincount(a.y).tolist() == (np.bincount(y) + add).tolist()
     assert a.x.shape[1:] == real.x.shape[1:] and np.array_equal(a.x[:7], real.x)
-    assert a.synthetic.sum() == add.sum() and np.array_equal(a.x, b.x)  # seeded
-    assert real.seen <= a.seen <= real.seen | FakeGenerator.seen
+    assert np.array_equal(a.x, b.x)  # seeded
+    if method == M.CEILING:  # real sequences the scenario removed, not synthetic ones
+        assert not a.synthetic.any() and len(a.seen - real.seen) == add.sum() and a.seen - real.seen <= set(removed.ids)
+    else:
+        assert a.synthetic.sum() == add.sum() and real.seen <= a.seen <= real.seen | FakeGenerator.seen
 
 
 def test_unknown_method_is_an_error():
@@ -132,18 +174,27 @@ def test_metrics_behave(splits):
 
 
 # -- the benchmark -------------------------------------------------------------------------------
-def test_tiny_benchmark_has_every_method_and_scenario(bench):
+def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
     root, _, result = bench
     saved = json.loads((root / "out" / "results.json").read_text())
-    assert list(saved["results"]) == list(SCENARIOS)
+    assert list(saved["results"]) == list(KINDS)
+    for kind in KINDS:
+        assert list(saved["results"][kind]) == list(SCENARIOS)
+        for sc in SCENARIOS:
+            ceiling = [] if sc == "full" else [M.CEILING]  # nothing removed, so no oracle row
+            assert list(saved["results"][kind][sc]) == [m for m in M.METHODS if m != M.CEILING] + ceiling
+            for r in saved["results"][kind][sc].values():
+                assert 0 <= r["balanced"]["mean"] <= 1 and len(r["per_class"]) == 8
+                assert {"top1", "balanced", "rare_third"} <= set(r)
+        for name in ("accuracy-balanced.png", "change.png", "gain-lt100.png"):
+            assert (root / "out" / f"{kind}-{name}").stat().st_size > 0
     for sc in SCENARIOS:
-        assert list(saved["results"][sc]) == list(M.METHODS)
-        for r in saved["results"][sc].values():
-            assert 0 <= r["balanced"]["mean"] <= 1 and len(r["per_class"]) == 8
         assert set(saved["quality"][sc]) == {"real", "shift", "interpolate", "sample"}
         real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
         assert all(np.isfinite(v["mean"]) for m, v in real.items() if m != "diversity_ratio")
-    for name in ("results.md", "accuracy-balanced.png", "gain-lt100.png", "quality-fid.png"):
+    md = (root / "out" / "results.md").read_text()
+    assert "| gcn | fewshot5 | oracle |" in md and "| conv | lt10 | none |" in md
+    for name in ("results.md", "quality-fid.png"):
         assert (root / "out" / name).stat().st_size > 0
 
 
@@ -153,10 +204,15 @@ def test_benchmark_scenarios_have_the_promised_counts(bench):
     assert s["lt10"]["counts"] == [9, 6, 5, 3, 2, 2, 1, 1]        # round(9 * 10 ** (-k / 7))
     assert s["lt100"]["counts"] == [9, 5, 2, 1, 1, 1, 1, 1]
     assert s["low10"]["counts"] == [1] * 8
-    for sc, info in s.items():
-        for method, r in bench[2]["results"][sc].items():
-            extra = 0 if method == "none" else np.array(info["added"])
-            assert r["train_counts"] == (np.array(info["counts"]) + extra).tolist()
+    assert s["fewshot5"]["counts"] == [5] * 8 and s["fewshot5"]["added"] == [5] * 8
+    assert s["full"]["validation"] == [1] * 8 and s["lt10"]["validation"] == [1, 1, 1, 0, 0, 0, 0, 0]
+    for kind in KINDS:
+        for sc, info in s.items():
+            counts, added = np.array(info["counts"]) - info["validation"], np.array(info["added"])
+            removed = 9 - np.array(info["counts"])
+            for method, r in bench[2]["results"][kind][sc].items():
+                extra = {"none": 0, M.CEILING: np.minimum(added, removed)}.get(method, added)
+                assert r["train_counts"] == (counts + extra).tolist(), (kind, sc, method)
 
 
 def test_no_test_sequence_reaches_a_training_set(bench, demo):
@@ -168,8 +224,9 @@ def test_no_test_sequence_reaches_a_training_set(bench, demo):
     assert set(saved["test"]) == test
     for sc, d in saved["scenarios"].items():
         assert set(d["train"]) <= train and not set(d["train"]) & test
-        for seen in d["seen"].values():
-            assert set(seen) <= set(d["train"])
+        for method, seen in d["seen"].items():
+            # the oracle adds training sequences the scenario removed; the others use the scenario's
+            assert set(seen) <= (train if method == M.CEILING else set(d["train"])) and not set(seen) & test
         with SkeletonFile(bench[2]["scenarios"][sc]["generator"]["checkpoint"].replace("checkpoint.pt", "train.h5")) as g:
             assert set(g.ids) == set(d["train"])  # the generator saw this scenario's training data only
 
@@ -229,3 +286,65 @@ def test_candidates_keep_what_the_critic_recognizes(bench, splits):
     assert np.array_equal(b, picky.generate(2, 6, "sample", seed=3))  # deterministic
     with pytest.raises(SkelgenError, match="needs a critic"):
         M.Generator(ckpt, x, y, ids, candidates=2)
+
+
+# -- the GCN classifier --------------------------------------------------------------------------
+CUSTOM = Layout("arm", ("root", "spine_mid", "l_shoulder", "r_shoulder", "l_hand"), (-1, 0, 1, 1, 2),
+                {"spine_base": "root", "spine_mid": "spine_mid", "shoulder_left": "l_shoulder",
+                 "shoulder_right": "r_shoulder"})
+
+
+@pytest.mark.parametrize("layout", [KINECT20, NTU25, CUSTOM], ids=lambda l: l.name)
+def test_gcn_graph_follows_the_layouts_bones(layout):
+    a = layout_graph(layout)
+    assert np.array_equal(a[0], np.eye(layout.num_joints))
+    inward = {(int(w), int(v)) for w, v in zip(*np.nonzero(a[1]))}
+    assert inward == set(layout.bones)                          # child -> parent, nothing else
+    assert {(v, w) for w, v in inward} == {(int(w), int(v)) for w, v in zip(*np.nonzero(a[2]))}
+    for part in a[1:]:
+        sums = part.sum(0)
+        assert np.allclose(sums[sums > 0], 1)                   # normalized per receiving joint
+
+
+def test_gcn_runs_on_a_custom_layout_with_two_persons():
+    cfg = ClassifierConfig(kind="gcn", gcn_width=4, batch_size=4, epochs=1)
+    x = np.random.default_rng(0).normal(size=(8, 12, 2, 5, 3)).astype(np.float32)  # (B, T, M, V, C)
+    model = train_classifier(x, np.arange(8) % 3, 3, cfg, seed=0, layout=CUSTOM)
+    assert features(model, x).shape == (8, 16) and predict(model, x).shape == (8,)
+    assert torch.equal(model.blocks[0].gcn.graph, torch.from_numpy(layout_graph(CUSTOM)))
+    with pytest.raises(SkelgenError, match="needs the data's layout"):
+        train_classifier(x, np.arange(8) % 3, 3, cfg, seed=0, layout=KINECT20)
+    with pytest.raises(SkelgenError, match="unknown classifier kind 'rnn'"):
+        train_classifier(x, np.arange(8) % 3, 3, ClassifierConfig(kind="rnn"), seed=0)
+
+
+def test_gcn_beats_chance_on_the_demo_data(splits, demo):
+    (x_tr, y_tr, _), (x_te, y_te, _) = splits
+    with SkeletonFile(demo) as sf:
+        layout = sf.layout
+    cfg = ClassifierConfig(kind="gcn", gcn_width=8, epochs=15, batch_size=16, lr=3e-3)
+    model = train_classifier(x_tr, y_tr, 8, cfg, seed=0, layout=layout)
+    assert (predict(model, x_te) == y_te).mean() > 3 / 8  # chance: 1/8
+
+
+def test_early_stopping_returns_the_best_model_and_stops(splits):
+    (x, y, _), _ = splits
+    held = validation_split(y, 8, 0.34, seed=0)
+    cfg = ClassifierConfig(width=8, epochs=40, batch_size=16, patience=1)
+    model = train_classifier(x[~held], y[~held], 8, cfg, seed=0, val=(x[held], y[held]))
+    assert model.steps_trained < 40 * (len(y[~held]) // 16)  # stopped before the end
+
+
+def test_finished_cells_are_not_redone(bench, demo, monkeypatch):
+    """A rerun (as after an interruption) takes every finished cell from the cache."""
+    root, recipe, result = bench
+    monkeypatch.chdir(root)
+    import skelgen.bench.run as R
+    monkeypatch.setattr(R, "train_classifier", lambda *a, **k: pytest.fail("a finished cell was redone"))
+    no_quality = root / "no-quality.toml"  # the quality protocol is not cached, and not what this tests
+    no_quality.write_text(recipe.read_text().replace("samples = 40", "samples = 0"))
+    again = run_benchmark(str(no_quality), root / "again", data=str(demo), show_progress=False)
+    for kind in KINDS:
+        for sc in SCENARIOS:
+            for m, r in again["results"][kind][sc].items():
+                assert r["balanced"] == result["results"][kind][sc][m]["balanced"]

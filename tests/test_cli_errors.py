@@ -94,6 +94,8 @@ def inputs(tmp_path_factory) -> Path:
     (d / "bench.toml").write_text(TINY_BENCH)
     (d / "badkey.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\nnope = 1\n"))
     (d / "badrange.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\ndropout = 2.0\n"))
+    (d / "badkind.toml").write_text(TINY_BENCH.replace("[classifier]\n", "[classifier]\nkind = \"rnn\"\n"))
+    (d / "badscenario.toml").write_text(TINY_BENCH.replace('scenarios = ["full"]', 'scenarios = ["fewshot"]'))
 
     raw = good.read_bytes()
     (d / "truncated.h5").write_bytes(raw[: len(raw) // 2])
@@ -107,6 +109,7 @@ def inputs(tmp_path_factory) -> Path:
     damaged_copy(good, d / "label-negative.h5", set_array("label", 0, -1))
     damaged_copy(good, d / "empty-class.h5", set_array("label", lambda a: a == 2, 3))  # no A010 left
     damaged_copy(good, d / "other-classes.h5", replace_codes)
+    damaged_copy(good, d / "no-test.h5", lambda h: h["splits"].pop("test"))
     other_layout(good, d / "kinect.h5")
     damaged_copy(d / "kinect.h5", d / "fake-ntu25.h5",  # a custom layout named like the built-in
                  lambda h: h.attrs.update(layout=json.dumps({**KINECT20.to_dict(), "name": "ntu25"})))
@@ -286,6 +289,12 @@ CASES = [
     case("pretrain-bad-value", "pretrain --data {good} --set train.epochs=many --out out/run",
          "'many' is not a valid value"),
     case("benchmark-unknown-key", "benchmark --recipe {i}/badkey.toml --out out/b", "unknown key 'nope'"),
+    case("benchmark-unknown-classifier", "benchmark --recipe {i}/badkind.toml --out out/b",
+         "unknown classifier kind 'rnn'; use one of conv, gcn"),
+    case("benchmark-unknown-scenario", "benchmark --recipe {i}/badscenario.toml --out out/b",
+         "unknown scenario 'fewshot'"),
+    case("benchmark-no-test-split", "benchmark --recipe {i}/bench.toml --data {i}/no-test.h5 --out out/b",
+         "has no split 'test'; it has"),
     case("unknown-command", "nope", "No such command 'nope'; see"),
     case("unknown-option", "info {good} --nope", "No such option '--nope'; see"),
     # --n of 0 or less

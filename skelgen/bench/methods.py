@@ -14,6 +14,9 @@ of a scenario's real training set, each its own way, seeded.
   skelgen-<s>+classic  half of the additions (rounded up) from skelgen-<s>, half from classic
   skelgen-<s>>classic  all additions from skelgen-<s>, each then classic-augmented: the cheap
                        augmentation applied to new motions rather than to copies of real ones
+  oracle               the ceiling: real training sequences the scenario removed, add[c] of
+                       them (all there are, where fewer), never test ones; the gain any method
+                       could hope for
 
 All sequences are normalized and resampled, in model-input order (n, T, M, V, C). A scenario's
 generator is pretrained on its sequences only and cached (``generator_checkpoint``).
@@ -40,9 +43,10 @@ from ..train import pretrain
 from .classifier import probabilities
 
 BASELINES = ("none", "oversample", "smote", "classic")
+CEILING = "oracle"
 COMBINATIONS = {"": "generated only", "+classic": "half generated, half classic",
                 ">classic": "generated, then classic-augmented"}
-METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-shift+classic", "skelgen-shift>classic")
+METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-shift+classic", "skelgen-shift>classic", CEILING)
 
 
 @dataclass
@@ -82,13 +86,13 @@ def real_set(x: np.ndarray, y: np.ndarray, ids) -> TrainingSet:
 def parse_method(name: str) -> tuple[str, str | None, str]:
     """(base, skelgen strategy or None, combination: a key of COMBINATIONS) of a method name;
     unknown names are errors."""
-    if name in BASELINES:
+    if name in BASELINES or name == CEILING:
         return name, None, ""
     for combo in sorted(COMBINATIONS, key=len, reverse=True):
         strategy = name.removeprefix("skelgen-").removesuffix(combo) if name.endswith(combo) else None
         if name.startswith("skelgen-") and strategy in STRATEGIES:
             return "skelgen", strategy, combo
-    raise SkelgenError(f"unknown method {name!r}; use one of {', '.join(BASELINES)}, "
+    raise SkelgenError(f"unknown method {name!r}; use one of {', '.join(BASELINES)}, {CEILING}, "
                        f"skelgen-<{'|'.join(STRATEGIES)}>, skelgen-<strategy>+classic or skelgen-<strategy>>classic")
 
 
@@ -236,11 +240,26 @@ def skelgen(real: TrainingSet, add: np.ndarray, seed: int, generator: Generator,
     return real.extended(np.concatenate(xs), y, _made_ids(f"skelgen-{strategy}", y, seed), generator.seen)
 
 
+def oracle(real: TrainingSet, add: np.ndarray, seed: int, removed: TrainingSet) -> TrainingSet:
+    """``real`` plus add[c] of the ``removed`` real sequences of each class c (all, where fewer)."""
+    rng = np.random.default_rng(seed)
+    pick = np.concatenate([rng.permutation(np.flatnonzero(removed.y == c))[: int(a)] for c, a in enumerate(add)]
+                          or [np.zeros(0, np.int64)])
+    out = real.extended(removed.x[pick], removed.y[pick], removed.ids[pick], removed.ids[pick].tolist())
+    out.synthetic[len(real.y):] = False  # real sequences, only held back by the scenario
+    return out
+
+
 def build(method: str, real: TrainingSet, add: np.ndarray, seed: int,
-          generator: Generator | None = None) -> TrainingSet:
-    """The training set of ``method``: ``real`` plus add[c] sequences for each class c."""
+          generator: Generator | None = None, removed: TrainingSet | None = None) -> TrainingSet:
+    """The training set of ``method``: ``real`` plus add[c] sequences for each class c
+    (``oracle``: from ``removed``, the training sequences the scenario left out)."""
     base, strategy, combo = parse_method(method)
     add = np.asarray(add, np.int64)
+    if base == CEILING:
+        if removed is None:
+            raise SkelgenError("method oracle needs the sequences the scenario removed")
+        return oracle(real, add, seed, removed)
     if base != "skelgen":
         return {"none": lambda: real, "oversample": lambda: oversample(real, add, seed),
                 "smote": lambda: smote(real, add, seed), "classic": lambda: classic(real, add, seed)}[base]()

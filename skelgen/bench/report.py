@@ -1,6 +1,8 @@
-"""The benchmark's results folder: results.json, results.md, ids.json and the figures
-accuracy-{balanced,top1,rare}.png (by scenario and method), gain-<scenario>.png (per-class
-accuracy gain over ``none``) and quality-fid.png."""
+"""The benchmark's results folder: results.json, results.md, ids.json and, per classifier kind
+(conv, gcn), the figures <kind>-accuracy-{balanced,top1,rare}.png (by scenario and method),
+<kind>-change.png (balanced accuracy change over ``none``, mean ± std over seeds of the paired
+per-seed differences, per scenario), <kind>-gain-<scenario>.png (per-class accuracy gain over
+``none``); and quality-fid.png."""
 from __future__ import annotations
 
 import json
@@ -15,14 +17,25 @@ from .quality import markdown as quality_markdown
 SCORES = {"top1": "top-1", "balanced": "balanced", "rare_third": "rarest third"}
 
 
+def _stats(v) -> dict:
+    v = np.asarray(v, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "runs": v.tolist()}
+
+
 def aggregate(runs: list[dict]) -> dict:
-    """Per-seed score dicts -> {score: {mean, std, runs}} plus ``per_class`` (K,) seed means."""
-    out = {}
-    for key in SCORES:
-        v = np.array([r[key] for r in runs], float)
-        out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "runs": v.tolist()}
+    """Per-seed score dicts -> {score: {mean, std, runs}} plus ``per_class`` (K,) seed means and
+    the mean classifier ``steps`` (fewer than given where it stopped early)."""
+    out = {key: _stats([r[key] for r in runs]) for key in SCORES}
     out["per_class"] = np.nanmean([r["per_class"] for r in runs], axis=0).tolist()
+    out["steps"] = float(np.mean([r.get("steps", np.nan) for r in runs]))
     return out
+
+
+def change_over_none(methods: dict, key: str = "balanced") -> dict:
+    """{method: (mean, std)} in points of the per-seed differences to ``none`` (same seeds)."""
+    base = np.array(methods["none"][key]["runs"])
+    return {m: tuple(_stats((np.array(r[key]["runs"]) - base) * 100)[s] for s in ("mean", "std"))
+            for m, r in methods.items() if m != "none"}
 
 
 def _write(path: Path, text: str):
@@ -31,43 +44,51 @@ def _write(path: Path, text: str):
 
 
 def accuracy_markdown(result: dict) -> str:
-    """One row per scenario and method: mean +- std over seeds, in %, and the gain over none."""
-    lines = ["| scenario | method | train size | top-1 % | balanced % | rarest third % | Δ balanced |",
-             "|---|---|---|---|---|---|---|"]
-    for sc, methods in result["results"].items():
-        base = methods["none"]["balanced"]["mean"]
-        for m, r in methods.items():
-            cells = [f"{r[s]['mean'] * 100:.1f} ± {r[s]['std'] * 100:.1f}" for s in SCORES]
-            delta = "" if m == "none" else f"{(r['balanced']['mean'] - base) * 100:+.1f}"
-            lines.append(f"| {sc} | {m} | {r['train_size']} | {' | '.join(cells)} | {delta} |")
+    """One row per classifier, scenario and method: mean +- std over seeds, in %, and the
+    balanced change over none (mean ± std of the per-seed differences)."""
+    lines = ["| classifier | scenario | method | train size | top-1 % | balanced % | rarest third % "
+             "| Δ balanced |", "|---|---|---|---|---|---|---|---|"]
+    for kind, scenarios in result["results"].items():
+        for sc, methods in scenarios.items():
+            change = change_over_none(methods)
+            for m, r in methods.items():
+                cells = [f"{r[s]['mean'] * 100:.1f} ± {r[s]['std'] * 100:.1f}" for s in SCORES]
+                delta = "" if m == "none" else "{:+.1f} ± {:.1f}".format(*change[m])
+                lines.append(f"| {kind} | {sc} | {m} | {r['train_size']} | {' | '.join(cells)} | {delta} |")
     return "\n".join(lines) + "\n"
 
 
 def scenario_markdown(result: dict) -> str:
-    lines = ["| scenario | real sequences per class | added per class |", "|---|---|---|"]
+    """Per scenario the real sequences per class (of them held out to stop on), the sequences
+    each adding method adds and the classes with fewer than the scenario asks."""
+    lines = ["| scenario | real sequences per class | of them validation | added per class | short classes |",
+             "|---|---|---|---|---|"]
     for sc, info in result["scenarios"].items():
-        lines.append(f"| {sc} | {info['counts']} | {info['added']} |")
+        short = ", ".join(f"{result['classes'][int(c)]} has only {n}" for c, n in info.get("fewer", {}).items())
+        lines.append(f"| {sc} | {info['counts']} | {info.get('validation', '')} | {info['added']} | {short} |")
     return "\n".join(lines) + "\n"
 
 
 def write_report(result: dict, ids: dict, out: Path) -> dict:
     """Aggregate the per-seed runs in ``result`` (in place), write the folder ``out``, return result."""
     make_folder(out)
-    for methods in result["results"].values():
-        for r in methods.values():
-            r.update(aggregate(r.pop("runs")))
-        none = np.array(methods["none"]["per_class"])
-        for r in methods.values():
-            r["per_class_gain"] = (np.array(r["per_class"]) - none).tolist()
+    for scenarios in result["results"].values():
+        for methods in scenarios.values():
+            for r in methods.values():
+                r.update(aggregate(r.pop("runs")))
+            none = np.array(methods["none"]["per_class"])
+            for r in methods.values():
+                r["per_class_gain"] = (np.array(r["per_class"]) - none).tolist()
     _write(out / "results.json", json.dumps(result, indent=2))
     _write(out / "ids.json", json.dumps(ids))
     seeds, t = result["recipe"]["benchmark"]["seeds"], result["timing"]
     md = [f"# Benchmark {result['recipe']['name']}\n",
           f"Data {result['data']}: {result['train_samples']} training, {result['test_samples']} test sequences, "
-          f"{len(result['classes'])} classes. Classifier scores on the real test split, mean ± std over "
-          f"{len(seeds)} seed(s) {seeds}. Wall time {t['wall'] / 60:.1f} min (generators "
-          f"{sum(t['generators'].values()) / 60:.1f}, classifiers {t['classifiers'] / 60:.1f}, "
-          f"quality {t['quality'] / 60:.1f}).\n",
+          f"{len(result['classes'])} classes. Classifiers {', '.join(result['classifiers'])}, scored on the real "
+          f"test split, mean ± std over {len(seeds)} seed(s) {seeds}. Wall time {t['wall'] / 60:.1f} min "
+          f"(generators {sum(t['generators'].values()) / 60:.1f}, classifiers "
+          + ", ".join(f"{k} {v / 60:.1f}" for k, v in t["classifiers"].items())
+          + f", quality {t['quality'] / 60:.1f}).\n",
           "Classes: " + ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])) + ".\n",
           "## Scenarios\n", scenario_markdown(result),
           "## Downstream accuracy\n", accuracy_markdown(result)]
@@ -75,16 +96,23 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
         md += ["## Generation quality (ACTOR/MDM protocol, mean ± 95 % interval)\n",
                quality_markdown(result["quality"])]
     _write(out / "results.md", "\n".join(md))
-    for key, file in (("balanced", "accuracy-balanced.png"), ("top1", "accuracy-top1.png"),
-                      ("rare_third", "accuracy-rare.png")):
-        table = {sc: {m: (r[key]["mean"] * 100, r[key]["std"] * 100) for m, r in methods.items()}
-                 for sc, methods in result["results"].items()}
-        plots.bar_chart(table, out / file, f"{SCORES[key]} accuracy (%)", f"{SCORES[key]} accuracy by method")
-    for sc, methods in result["results"].items():
-        gains = {m: [g * 100 for g in r["per_class_gain"]] for m, r in methods.items() if m != "none"}
-        if gains:
-            plots.gain_chart(gains, result["classes"], out / f"gain-{sc}.png",
-                             "accuracy gain over none (points)", f"{sc}: per-class gain over no change")
+    for kind, scenarios in result["results"].items():
+        order = list(dict.fromkeys(m for methods in scenarios.values() for m in methods))  # one colour each
+        for key, name in (("balanced", "balanced"), ("top1", "top1"), ("rare_third", "rare")):
+            table = {sc: {m: (r[key]["mean"] * 100, r[key]["std"] * 100) for m, r in methods.items()}
+                     for sc, methods in scenarios.items()}
+            plots.bar_chart(table, out / f"{kind}-accuracy-{name}.png", f"{SCORES[key]} accuracy (%)",
+                            f"{kind} classifier: {SCORES[key]} accuracy by method", colors=order)
+        plots.bar_chart({sc: change_over_none(methods) for sc, methods in scenarios.items()},
+                        out / f"{kind}-change.png", "balanced accuracy change over none (points)",
+                        f"{kind} classifier: change over no added data (mean ± std over seeds)",
+                        colors=order, zero_line=True)
+        for sc, methods in scenarios.items():
+            gains = {m: [g * 100 for g in r["per_class_gain"]] for m, r in methods.items() if m != "none"}
+            if gains:
+                plots.gain_chart(gains, result["classes"], out / f"{kind}-gain-{sc}.png",
+                                 "accuracy gain over none (points)", f"{kind} classifier, {sc}: per-class gain "
+                                 f"over no change", colors=order)
     if result["quality"]:
         table = {sc: {row: (s["fid"]["mean"], s["fid"]["ci95"] or 0.0) for row, s in rows.items()}
                  for sc, rows in result["quality"].items()}

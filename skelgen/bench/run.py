@@ -1,17 +1,27 @@
 """`skelgen benchmark`: does synthetic data help a classifier? Recipe -> scenarios x methods x
-seeds -> a results folder (results.json, results.md, ids.json, PNGs).
+seeds x classifiers -> a results folder (results.json, results.md, ids.json, PNGs).
 
 A benchmark recipe (recipes/bench-*.toml) has four tables, 1:1 with the dataclasses below:
 [benchmark] data and protocol, [classifier] -> ClassifierConfig, [generator] the pretraining
 recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; unknown keys
 are errors. Each scenario's generator is pretrained on that scenario's training sequences only
 (written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
-hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it.
+hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it. Every
+finished cell (scenario, method, seed, classifier) is cached too, in ``<cache_dir>/cells/``, under
+a hash of everything it depends on (the data, the scenario's sequences, the classifier and, for
+skelgen methods, the generator settings), so an interrupted benchmark resumes where it stopped.
+
+Early stopping (classifier.val_fraction, patience): each scenario's real sequences give a
+validation set (scenarios.validation_split), the same for every method, classifier and seed; the
+classifiers train on the rest plus each method's additions. The scenario's generator (and so
+the skelgen methods) sees all of the scenario's sequences, the validation ones included; the
+oracle draws only on sequences the scenario removed. The test split is only ever scored.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import sys
 import time
 import typing
@@ -22,16 +32,16 @@ import numpy as np
 
 from ..errors import SkelgenError, check_range
 from ..generation_config import GenerationConfig
-from ..io.atomic import check_folder
+from ..io.atomic import AtomicPath, check_folder
 from ..io.dataset import SkeletonFile
 from ..preprocess import prepare_file
 from ..progress import Progress
 from ..recipe import read_recipe_file
 from . import methods as M
-from .classifier import ClassifierConfig, predict, score, train_classifier
+from .classifier import TRAINING, ClassifierConfig, check_kind, predict, score, train_classifier
 from .quality import rate, train_evaluator
 from .report import write_report
-from .scenarios import make_scenario
+from .scenarios import make_scenario, validation_split
 
 
 @dataclass
@@ -40,8 +50,9 @@ class BenchmarkConfig:
     train_split: str = "train"
     test_split: str = "test"
     frames: int = 32              # every sequence is resampled to this many frames
-    scenarios: list[str] = field(default_factory=lambda: ["full", "lt10", "lt100", "low10"])
+    scenarios: list[str] = field(default_factory=lambda: ["full", "lt10", "lt100", "low10", "fewshot10"])
     methods: list[str] = field(default_factory=lambda: list(M.METHODS))
+    classifiers: list[str] = field(default_factory=list)  # kinds (conv, gcn); empty: [classifier] kind
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     add_fraction: float = 1.0     # full / low-data scenarios: sequences added per class, x its count
     subset_seed: int = 0          # which sequences the scenarios keep
@@ -129,11 +140,17 @@ def load_bench_recipe(name_or_path: str) -> BenchRecipe:
         make_scenario(name, np.arange(2), 2)  # parses the name
     for name in r.benchmark.methods:
         M.parse_method(name)
+    for kind in classifier_kinds(r):
+        check_kind(kind)
     if r.generator.candidates < 1:
         raise SkelgenError(f"{path}: generator.candidates must be at least 1, not {r.generator.candidates}")
     if not r.benchmark.seeds or not r.benchmark.scenarios or "none" not in r.benchmark.methods:
         raise SkelgenError(f"{path}: needs seeds, scenarios and the method 'none' (the reference)")
     return r
+
+
+def classifier_kinds(r: BenchRecipe) -> list[str]:
+    return list(r.benchmark.classifiers) or [r.classifier.kind]
 
 
 def load_split(sf: SkeletonFile, split: str, frames: int):
@@ -191,17 +208,20 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
         c = int(np.argmax(empty))
         raise SkelgenError(f"{data}: split {b.train_split!r} has no samples of class {meta['codes'][c]} "
                            f"{meta['names'][c]}; every class needs training samples, so use data that has them")
+    scenarios = [make_scenario(name, train[1], k, b.add_fraction, b.subset_seed) for name in b.scenarios]
     if show_progress:  # once the data has passed its checks, so bad input gets one error line only
-        print(f"benchmark {r.name} on {data} -> {out_dir} (generators are cached; a rerun skips their "
-              f"pretraining)", file=sys.stderr)
+        print(f"benchmark {r.name} on {data} -> {out_dir} (generators and finished runs are cached; a "
+              f"rerun skips them)", file=sys.stderr)
     evaluator = train_evaluator(train[0], train[1], k, q.evaluator_epochs, 0, show_progress) if q.samples else None
+    kinds = classifier_kinds(r)
     result = {"recipe": r.to_dict(), "data": str(data), "classes": meta["codes"], "class_names": meta["names"],
-              "train_samples": len(train[1]), "test_samples": len(test[1]), "scenarios": {}, "results": {},
-              "quality": {}, "leak_check": {"test_ids": len(test_ids), "passed": True}}
+              "train_samples": len(train[1]), "test_samples": len(test[1]), "classifiers": kinds, "scenarios": {},
+              "results": {kind: {} for kind in kinds}, "quality": {},
+              "leak_check": {"test_ids": len(test_ids), "passed": True}}
     ids = {"test": sorted(test_ids), "scenarios": {}}
-    timing = {"generators": {}, "classifiers": 0.0, "quality": 0.0}
-    for name in b.scenarios:
-        sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
+    timing = {"generators": {}, "classifiers": {kind: 0.0 for kind in kinds}, "quality": 0.0}
+    cells = CellCache(Path(b.cache_dir) / "cells", train, test)
+    for sc in scenarios:
         x, y, sc_ids = (a[sc.indices] for a in train)
         generator, info = None, sc.to_dict()
         largest = int(sc.counts.sum() + (sc.add.sum() if set(b.methods) - {"none"} else 0))
@@ -210,42 +230,91 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
         if q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods):
             t = time.perf_counter()
             ckpt, cached = M.generator_checkpoint(x, y, sc_ids, meta, r.generator, b.cache_dir, show_progress)
-            timing["generators"][name] = time.perf_counter() - t
+            timing["generators"][sc.name] = time.perf_counter() - t
             info["generator"] = {"checkpoint": str(ckpt), "cached": cached}
-            critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"])
+            critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"], layout=meta["layout"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
                                     critic, r.generator.candidates, r.generator.novelty)
-        result["scenarios"][name] = info
-        t = time.perf_counter()
-        result["results"][name], seen = _classify(r, sc, M.real_set(x, y, sc_ids), generator, test, test_ids,
-                                                  info["classifier_steps"], show_progress)
-        timing["classifiers"] += time.perf_counter() - t
-        ids["scenarios"][name] = {"train": sorted(sc_ids.tolist()), "seen": seen}
+        held = (validation_split(y, k, r.classifier.val_fraction, b.subset_seed)
+                if r.classifier.val_fraction > 0 and r.classifier.patience > 0 else np.zeros(len(y), bool))
+        info["validation"] = np.bincount(y[held], minlength=k).tolist()
+        real, val = M.real_set(x[~held], y[~held], sc_ids[~held]), ((x[held], y[held]) if held.any() else None)
+        out = np.setdiff1d(np.arange(len(train[1])), sc.indices)
+        removed = M.real_set(*(a[out] for a in train))
+        result["scenarios"][sc.name] = info
+        for kind in kinds:
+            t = time.perf_counter()
+            cfg = dataclasses.replace(r.classifier, kind=kind)
+            result["results"][kind][sc.name], seen = _classify(
+                r, cfg, sc, real, removed, val, generator, test, test_ids, info["classifier_steps"], meta["layout"],
+                cells, show_progress)
+            timing["classifiers"][kind] += time.perf_counter() - t
+        ids["scenarios"][sc.name] = {"train": sorted(sc_ids.tolist()), "seen": seen}
         if q.samples:
             t = time.perf_counter()
-            result["quality"][name] = rate(generator, evaluator, test[0], test[1], k, q.samples, tuple(q.seeds),
-                                           tuple(q.strategies), show_progress)
+            result["quality"][sc.name] = rate(generator, evaluator, test[0], test[1], k, q.samples, tuple(q.seeds),
+                                              tuple(q.strategies), show_progress)
             timing["quality"] += time.perf_counter() - t
     result["timing"] = {**timing, "wall": time.perf_counter() - t0}
     return write_report(result, ids, out_dir)
 
 
-def _classify(r: BenchRecipe, sc, real: M.TrainingSet, generator, test, test_ids: set, steps: int,
-              show_progress: bool):
-    """Every method x seed of one scenario: ({method: runs}, {method: real ids it used})."""
+class CellCache:
+    """Finished cells (scenario, method, seed, classifier) as JSON files in ``folder``, one per
+    hash of what the cell depends on; ``train`` and ``test`` (x, y, ids) fingerprint the data."""
+
+    def __init__(self, folder: Path, train, test):
+        self.folder = folder
+        self.data = M._digest(*(a.tobytes() for a in (train[0], train[1], test[0], test[1])),
+                              list(map(str, train[2])), list(map(str, test[2])))
+
+    def key(self, *parts) -> Path:
+        return self.folder / f"{M._digest(self.data, *parts)}.json"
+
+    def get(self, path: Path) -> dict | None:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None  # not there yet, or cut off by an interruption: redo it
+
+    def put(self, path: Path, cell: dict):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with AtomicPath(path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(cell))
+
+
+def _classify(r: BenchRecipe, cfg: ClassifierConfig, sc, real: M.TrainingSet, removed: M.TrainingSet, val,
+              generator, test, test_ids: set, steps: int, layout, cells: CellCache, show_progress: bool):
+    """Every method x seed of one scenario with one classifier: ({method: runs}, {method: real ids
+    it used}). ``real``: the scenario's sequences bar the validation set ``val`` (x, y) or None;
+    ``removed``: the training sequences the scenario left out (for the oracle)."""
     b, k = r.benchmark, len(sc.counts)
+    methods = [m for m in b.methods if not (m == M.CEILING and len(removed.y) == 0)]  # full: no ceiling
+    counts = np.bincount(real.y, minlength=k)
     runs, seen = {}, {}
-    with Progress(len(b.methods) * len(b.seeds), sc.name, "runs", enabled=show_progress) as bar:
-        for method in b.methods:
+    with Progress(len(methods) * len(b.seeds), f"{sc.name} {cfg.kind}", "runs", enabled=show_progress) as bar:
+        for method in methods:
             rows, t = [], time.perf_counter()
+            skelgen = M.parse_method(method)[0] == "skelgen"
+            expected = counts + {"none": 0, M.CEILING: np.minimum(sc.add, np.bincount(removed.y, minlength=k))
+                                 }.get(method, sc.add)
             for seed in b.seeds:
-                ts = M.build(method, real, sc.add, seed, generator)
-                ts.check(sc.counts + (0 if method == "none" else sc.add), test_ids, f"{sc.name}/{method}")
-                model = train_classifier(ts.x, ts.y, k, r.classifier, seed, steps)
-                rows.append(score(test[1], predict(model, test[0]), sc.counts))
+                path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
+                                 seed, dataclasses.asdict(cfg), steps,
+                                 dataclasses.asdict(r.generator) if skelgen else None)
+                cell = cells.get(path)
+                if cell is None:
+                    ts = M.build(method, real, sc.add, seed, generator, removed)
+                    ts.check(expected, test_ids, f"{sc.name}/{method}")
+                    model = train_classifier(ts.x, ts.y, k, cfg, seed, steps, layout=layout, val=val)
+                    cell = {"score": score(test[1], predict(model, test[0]), sc.counts),
+                            "steps": model.steps_trained, "train_counts": np.bincount(ts.y, minlength=k).tolist(),
+                            "seen": sorted(ts.seen)}
+                    cells.put(path, cell)
+                rows.append({**cell["score"], "steps": cell["steps"]})
                 bar.update(1, method=method)
-            runs[method] = {"runs": rows, "train_size": len(ts.y), "seconds": time.perf_counter() - t,
-                            "train_counts": np.bincount(ts.y, minlength=k).tolist()}
-            seen[method] = sorted(ts.seen)
+            runs[method] = {"runs": rows, "train_size": int(sum(cell["train_counts"])),
+                            "seconds": time.perf_counter() - t, "train_counts": cell["train_counts"]}
+            seen[method] = cell["seen"]
     return runs, seen
