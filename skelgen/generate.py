@@ -30,7 +30,7 @@ from sklearn.covariance import LedoitWolf
 
 from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
-from .preprocess import normalize, resample, view_frame
+from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
 

@@ -178,7 +178,6 @@ class SkelgenSampler(BaseOverSampler):
     def _to_model(X: np.ndarray, shape, path) -> np.ndarray:
         """X as (n, M, T, V, C), or a SkelgenError saying what the checkpoint reads."""
         m, t, v, c = shape
-        want = (t, v, c) if m == 1 else (m, t, v, c)
         forms = (f"(n, {t}, {v}, {c}), (n, 1, {t}, {v}, {c}) or flattened (n, {t * v * c})" if m == 1 else
                  f"(n, {m}, {t}, {v}, {c}) or flattened (n, {m * t * v * c})")
         ok = (X.ndim == 2 and X.shape[1] == m * t * v * c) or (X.ndim == 4 and m == 1 and X.shape[1:] == (t, v, c)) \

@@ -31,6 +31,19 @@ def tiny_recipe_file(path: Path, epochs: int = 1, **overrides) -> Path:
     return path
 
 
+def sha256(path) -> str:
+    """A file's content hash: inputs must come out of every command unchanged."""
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def data_and_checkpoint(folder: Path) -> tuple[Path, Path]:
+    """(a tiny demo data file, a checkpoint trained on it for one epoch), made in ``folder``."""
+    from skelgen.train import pretrain
+    data = write_demo(folder / "demo.h5", n_per_class=4, frames=16)
+    return data, pretrain(tiny_recipe(epochs=1), str(data), folder / "run", show_progress=False, record=False)
+
+
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory) -> Path:
     """8 classes x 16 samples (12 train, 4 test each), 32 frames."""

@@ -1,6 +1,5 @@
 """The decoder's corruption, pinned: masked fractions and noise statistics on fixed seeds, both
 readings of the paper's joint masking, and one builder of the decoder input for every caller."""
-import numpy as np
 import pytest
 import torch
 

@@ -5,7 +5,6 @@ before the run ends. (That a resumed run ends with the
 weights of an uninterrupted one is tested in test_train.)"""
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -16,11 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import tiny_recipe, tiny_recipe_file
+from conftest import data_and_checkpoint, sha256, tiny_recipe_file
 from skelgen.checkpoint import load_checkpoint
 from skelgen.cli import main
-from skelgen.demo import write_demo
-from skelgen.train import pretrain, read_log
+from skelgen.train import read_log
 
 EPOCHS = 60  # about two seconds for the tiny model, yet it is killed after two
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")]
@@ -30,13 +28,7 @@ CAUGHT = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM,
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """(data file, checkpoint trained on it for one epoch)"""
-    d = tmp_path_factory.mktemp("interrupt")
-    data = write_demo(d / "demo.h5", n_per_class=4, frames=16)
-    return data, pretrain(tiny_recipe(epochs=1), str(data), d / "run", show_progress=False, record=False)
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return data_and_checkpoint(tmp_path_factory.mktemp("interrupt"))
 
 
 def start(*args) -> subprocess.Popen:

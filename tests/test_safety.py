@@ -5,7 +5,6 @@ one line with nothing left behind."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import tiny_recipe, tiny_recipe_file
+from conftest import data_and_checkpoint, sha256, tiny_recipe, tiny_recipe_file
 from skelgen.cli import main
 from skelgen.demo import write_demo
 from skelgen.train import pretrain
@@ -25,13 +24,7 @@ from skelgen.train import pretrain
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """(data file, checkpoint trained on it for one epoch)"""
-    d = tmp_path_factory.mktemp("safety")
-    data = write_demo(d / "demo.h5", n_per_class=4, frames=16)
-    return data, pretrain(tiny_recipe(epochs=1), str(data), d / "run", show_progress=False, record=False)
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return data_and_checkpoint(tmp_path_factory.mktemp("safety"))
 
 
 def cli(*args) -> list[str]:
