@@ -1,7 +1,11 @@
 """Choose a generation route on a validation benchmark: accuracy gain, recognition and novelty.
 
 Route "orth:NOVELTY" is shift with its noise kept out of the directions that separate the class
-means (a variant under test). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+means (a variant under test). Route "resid:NOVELTY" is shift with real within-class residuals
+(a random training sequence's [CLS] minus its class mean, from any class) in place of the Gaussian
+draw (a variant under test). A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence
+and keeps those a critic (the recipe's classifier trained on the scenario's real sequences)
+finds most like their class. Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
@@ -40,9 +44,11 @@ from skelgen.io.dataset import SkeletonFile
 from skelgen.novelty import novelty
 
 
-def parse_route(text: str) -> tuple[str, float | None]:
+def parse_route(text: str) -> tuple[str, float | None, int]:
+    """"STRATEGY[:NOVELTY][@CANDIDATES]" -> (strategy, novelty or None, candidates)."""
+    text, _, k = text.partition("@")
     strategy, _, value = text.partition(":")
-    return strategy, float(value) if value else None
+    return strategy, float(value) if value else None, int(k or 1)
 
 
 def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: float | None, seed: int):
@@ -56,6 +62,9 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
                 xs.append(direct(generator, c, int(a), seed * 10_007 + c))
             elif strategy == "orth":
                 with orthogonal_noise(generator.bank):
+                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
+            elif strategy == "resid":
+                with residual_noise():
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
             else:
                 xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
@@ -76,6 +85,30 @@ def orthogonal_noise(bank):
         yield
     finally:
         bank.within_class = original
+
+
+@contextlib.contextmanager
+def residual_noise():
+    """Within the block, shift moves a source's [CLS] by a real within-class residual (a random
+    bank member's embedding minus its class mean, classes of 2+ members) times the novelty."""
+    import skelgen.generate as G
+    original = G.condition
+
+    def condition(bank, c, members, b, cfg, rng):
+        if cfg.strategy != "shift":
+            return original(bank, c, members, b, cfg, rng)
+        counts = np.bincount(bank.labels)
+        means = {k: bank.embeddings[bank.labels == k].mean(0) for k in np.flatnonzero(counts)}
+        pool = np.flatnonzero(counts[bank.labels] > 1)
+        src, other = rng.choice(members, b), rng.choice(pool, b)
+        resid = bank.embeddings[other] - np.stack([means[k] for k in bank.labels[other]])
+        return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
+
+    G.condition = condition
+    try:
+        yield
+    finally:
+        G.condition = original
 
 
 def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
@@ -101,7 +134,7 @@ def knob_curve(rows: dict) -> list[dict]:
     points = [{"knob": nov, "recognized": row["recognized"], "copy_rate": row["novelty"]["copy_rate"],
                "gain": 100 * (np.mean(row["balanced"]) - none)}
               for route, row in rows.items() if "recognized" in row and "balanced" in row
-              for strategy, nov in [parse_route(route)] if strategy == "shift"]
+              for strategy, nov, k in [parse_route(route)] if strategy == "shift" and k == 1]
     return sorted(points, key=lambda p: p["knob"])
 
 
@@ -161,7 +194,9 @@ def main():
             for base in args.baselines.split(","):
                 run(base, lambda seed, base=base: M.build(base, real, sc.add, seed))
             for route in args.routes.split(","):
-                strategy, nov = parse_route(route)
+                strategy, nov, gen.candidates = parse_route(route)
+                if gen.candidates > 1 and gen.critic is None:
+                    gen.critic = train_classifier(x, y, k, r.classifier, 0, steps, layout=meta["layout"])
                 cache = {}
 
                 def gen_for(seed, add=sc.add):
