@@ -14,7 +14,8 @@ import torch
 from .errors import SkelgenError
 from .io.atomic import AtomicPath, note_input
 from .layouts import Layout
-from .model import ModelConfig, build_model
+from .architectures import build_model
+from .model import ModelConfig
 
 FORMAT = "skelgen-checkpoint/1"
 LATEST = Path("runs") / "latest.json"  # where `pretrain` records its checkpoint for other commands

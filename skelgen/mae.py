@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from .errors import SkelgenError
-from .model import EncoderBlock, ModelConfig, _init_linear, key_padding, reconstruction_loss
+from .model import EncoderBlock, ModelConfig, init_linear, key_padding, reconstruction_loss
 
 
 def visible_frames(mask: torch.Tensor | None, b: int, t: int, lengths: torch.Tensor | None = None,
@@ -59,7 +59,7 @@ class MAEBaseline(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.in_dim)
         for p in (self.cls_token, self.mask_token, self.enc_pos, self.dec_pos):
             nn.init.trunc_normal_(p, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear)
 
     # -- evaluation: the whole sequence ----------------------------------------------------------
     def forward_encoder(self, x, lengths=None):

@@ -148,7 +148,7 @@ class TAHAR(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.in_dim)
         for p in (self.cls_token, self.enc_pos, self.dec_pos):
             nn.init.trunc_normal_(p, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear)
 
     def forward_encoder(self, x, lengths=None, cls_only: bool = False):
         """x: (B, T, F) -> all encoder outputs (B, 1+T, D); index 0 is [CLS].
@@ -187,17 +187,8 @@ class TAHAR(nn.Module):
         return reconstruction_loss(recon.float(), x.float(), mask, lengths)
 
 
-def build_model(cfg: ModelConfig) -> nn.Module:
-    """The architecture ``cfg.arch`` names; both expose encode / decode / forward_train."""
-    if cfg.arch == "tahar":
-        return TAHAR(cfg)
-    if cfg.arch == "mae":
-        from .mae import MAEBaseline
-        return MAEBaseline(cfg)
-    raise SkelgenError(f"unknown model.arch {cfg.arch!r}; use 'tahar' or 'mae'")
-
-
-def _init_linear(m):
+def init_linear(m):
+    """Xavier-uniform weights and zero biases for every nn.Linear (both architectures)."""
     if isinstance(m, nn.Linear):
         nn.init.xavier_uniform_(m.weight)
         nn.init.zeros_(m.bias)

@@ -84,3 +84,12 @@ def prepare_file(sf, indices, frames: int) -> np.ndarray:
     for k, i in enumerate(indices):
         out[k] = prepare(sf.sample(int(i)), int(sf.lengths[i]), sf.layout, frames, normalized)
     return out
+
+
+def load_split(sf, split: str, frames: int):
+    """(x (n, T, M, V, C) normalized and resampled, labels (n,), ids (n,)) of one split."""
+    idx = sf.indices(split)
+    if len(idx) == 0:
+        raise SkelgenError(f"{sf.path}: split {split!r} is empty")
+    x = prepare_file(sf, idx, frames).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+    return np.ascontiguousarray(x), sf.labels[idx], np.array(sf.ids, dtype=str)[idx]

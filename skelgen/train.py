@@ -30,7 +30,8 @@ from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, rec
 from .errors import SkelgenError
 from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
-from .model import ModelConfig, build_model
+from .architectures import build_model
+from .model import ModelConfig
 from .preprocess import prepare_file
 from .progress import Progress
 from .recipe import Recipe, steps_per_epoch

@@ -13,7 +13,9 @@ from skelgen.bench.classifier import ClassifierConfig, features, predict, train_
 from skelgen.bench.gcn import layout_graph
 from skelgen.bench.quality import RealSets, class_schedule, frechet_distance, metrics, quality_report
 from skelgen.bench.methods import generator_checkpoint
-from skelgen.bench.run import GeneratorConfig, load_bench_recipe, load_split, run_benchmark, torch_threads
+from skelgen.bench.run import GeneratorConfig, load_bench_recipe, run_benchmark
+from skelgen.preprocess import load_split
+from skelgen.runtime import torch_threads
 from skelgen.bench.scenarios import (fewshot_counts, longtail_counts, lowdata_counts, make_scenario,
                                      validation_split)
 from skelgen.demo import write_demo

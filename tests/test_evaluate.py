@@ -12,7 +12,8 @@ from skelgen.cli import main
 from skelgen.evaluate import evaluate_checkpoint, model_inputs, report, write_embeddings
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
 from skelgen.layouts import KINECT20, NTU25, joint_map
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
+from skelgen.model import ModelConfig
 
 CHANCE = 1 / 8  # the demo data's 8 classes
 PROBE = {"epochs": 100, "lr": 1e-2}  # the paper's 30 epochs at 1e-4 are 30 steps on 96 samples

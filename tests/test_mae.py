@@ -6,7 +6,8 @@ import torch
 
 from skelgen.errors import SkelgenError
 from skelgen.mae import MAEBaseline, visible_frames
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
+from skelgen.model import ModelConfig
 
 B, T, M, V, C = 4, 12, 1, 5, 3
 

@@ -31,6 +31,7 @@ from ..errors import SkelgenError
 from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
+from ..runtime import torch_threads
 from ..novelty import novelty
 from .classifier import ClassifierConfig, features, predict, train_classifier
 
@@ -162,7 +163,6 @@ def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *
     the evaluator with ``train_split``, FID against ``test_split``). With ``out`` (a folder) also
     writes quality.json and quality.md there. ``threads``: torch CPU threads (0: unchanged).
     Returns {"rows": {row: summary}, ...}."""
-    from .run import torch_threads
     with torch_threads(threads):
         return _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs,
                                noise_scale, temperature, novelty, show_progress)
@@ -173,7 +173,7 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     from ..checkpoint import check_compatible, load_checkpoint
     from ..io.dataset import SkeletonFile
     from .methods import Generator
-    from .run import load_split
+    from ..preprocess import load_split
     if out is not None:
         check_folder(out)  # before the work, not after
     state = load_checkpoint(checkpoint)

@@ -19,7 +19,6 @@ oracle draws only on sequences the scenario removed. The test split is only ever
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import sys
@@ -34,8 +33,9 @@ from ..errors import SkelgenError, check_range
 from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder
 from ..io.dataset import SkeletonFile
-from ..preprocess import prepare_file
+from ..preprocess import load_split
 from ..progress import Progress
+from ..runtime import torch_threads
 from ..recipe import read_recipe_file
 from . import methods as M
 from .classifier import TRAINING, ClassifierConfig, check_kind, predict, score, train_classifier
@@ -153,15 +153,6 @@ def classifier_kinds(r: BenchRecipe) -> list[str]:
     return list(r.benchmark.classifiers) or [r.classifier.kind]
 
 
-def load_split(sf: SkeletonFile, split: str, frames: int):
-    """(x (n, T, M, V, C) normalized and resampled, labels (n,), ids (n,)) of one split."""
-    idx = sf.indices(split)
-    if len(idx) == 0:
-        raise SkelgenError(f"{sf.path}: split {split!r} is empty")
-    x = prepare_file(sf, idx, frames).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
-    return np.ascontiguousarray(x), sf.labels[idx], np.array(sf.ids, dtype=str)[idx]
-
-
 def demo_data(b: BenchmarkConfig) -> Path:
     from ..demo import write_demo
     path = Path(b.cache_dir) / f"demo-{b.demo_per_class}.h5"
@@ -179,18 +170,6 @@ def run_benchmark(recipe: str | BenchRecipe = "bench-demo", out_dir="runs/benchm
     check_folder(out_dir)  # before hours of work, not after
     with torch_threads(r.benchmark.threads):
         return _run(r, Path(out_dir), data, show_progress)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run a block with ``n`` torch CPU threads (0: unchanged), restoring the setting after."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(n or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:

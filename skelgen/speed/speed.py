@@ -207,7 +207,7 @@ class _Trainer:
 def _pair(cfg: SpeedConfig, size: str, bf16: bool) -> dict[str, _Trainer]:
     """skelgen's pretraining step and the plain reference's at ``size``, same data."""
     from .reference import ReferenceTAHAR, reference_loss
-    from ..model import build_model
+    from ..architectures import build_model
     from ..recipe import AugmentConfig
     from ..train import Objective, train_step
     mc, aug, cpu, batch = cfg.model_config(size), AugmentConfig(), torch.device("cpu"), cfg.train_batch(size)
@@ -312,7 +312,7 @@ def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dic
     lengths, so the outputs are resampled as in a real run (default strategy, as synth uses)."""
     from ..generate import ClassBank, GenerationConfig, synthesize
     from ..layouts import NTU25
-    from ..model import build_model
+    from ..architectures import build_model
     from ..recipe import AugmentConfig
     mc = cfg.model_config()
     torch.manual_seed(0)
