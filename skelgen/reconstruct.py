@@ -58,9 +58,7 @@ def decoder_input(x: torch.Tensor, augment_cfg: dict, seed: int):
 def run_model(model, x: torch.Tensor, x_dec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The model's reconstruction (B, T, M, V, C) of x from the decoder input, either arch."""
     model.eval()
-    if getattr(model.cfg, "arch", "tahar") == "mae":
-        return model.reconstruct(x_dec, mask).float()
-    return model(x.flatten(2), x_dec.flatten(2)).view_as(x).float()
+    return model.reconstruct(x, x_dec, mask).float()
 
 
 def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | None = None, *,
@@ -91,7 +89,7 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
     output = run_model(model, x, x_dec, mask)
     arch = state["model_config"].get("arch", "tahar")
     recon, title = output, label
-    if arch == "mae":  # its output is trained at masked positions only: show the input elsewhere
+    if not model.sees_target:  # the MAE: trained at masked positions only, so show the input elsewhere
         recon = torch.where(mask[..., None], output, x)
         title = f"{label} · MAE (sees row 2's unmasked frames; row 3 = its output where masked)"
     arrays = {name: a[0].numpy().transpose(1, 0, 2, 3).astype(np.float32)  # (M, T, V, C)
