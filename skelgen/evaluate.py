@@ -24,16 +24,16 @@ from .progress import Progress
 def model_inputs(sf: SkeletonFile, indices, state: dict) -> np.ndarray:
     """Samples of ``sf`` as the checkpoint's model reads them: (n, T, M, V, C), prepared,
     joint-mapped to the checkpoint's layout and padded/cut to its persons."""
-    x = prepare_file(sf, indices, state["data"]["frames"])  # (n, M, T, V, C)
+    x = prepare_file(sf, indices, state["data"]["frames"])  # (n, T, M, V, C)
     layout = Layout.from_dict(state["layout"])
     if layout.name != sf.layout.name:
         x = x[:, :, :, joint_map(sf.layout, layout)]
     m = state["data"]["persons"]
-    if x.shape[1] != m:
-        padded = np.zeros((len(x), m) + x.shape[2:], np.float32)
-        padded[:, : min(m, x.shape[1])] = x[:, :m]
+    if x.shape[2] != m:
+        padded = np.zeros(x.shape[:2] + (m,) + x.shape[3:], np.float32)
+        padded[:, :, : min(m, x.shape[2])] = x[:, :, :m]
         x = padded
-    return np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4))
+    return np.ascontiguousarray(x)
 
 
 @torch.no_grad()

@@ -84,7 +84,7 @@ def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normaliz
     """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``."""
     from .preprocess import prepare
     frames = state["data"]["frames"]
-    x = np.stack([prepare(s, s.shape[1], layout, frames, normalized) for s in raw])  # (n, M, T, V, C)
+    x = np.stack([prepare(s, s.shape[1], layout, frames, normalized).swapaxes(0, 1) for s in raw])  # (n, T, M, V, C)
     origins = rotations = None
     if not normalized:
         frames_ = [view_frame(normalize_input(s), layout) for s in raw]
@@ -94,11 +94,11 @@ def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normaliz
 
 
 def bank_from_inputs(model, x: np.ndarray, labels, ids, lengths=None, origins=None, rotations=None) -> ClassBank:
-    """A ClassBank from in-memory model inputs ``x`` (n, M, T, V, C), already prepared
+    """A ClassBank from in-memory model inputs ``x`` (n, T, M, V, C), already prepared
     (normalized, resampled to the checkpoint's frames). ``lengths`` default to T: generated
     sequences of length mode ``source`` then keep the model's frame count."""
     from .evaluate import embed
-    x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 1, 3, 4))  # (n, T, M, V, C)
+    x = np.ascontiguousarray(x, np.float32)
     lengths = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     return ClassBank(embed(model, x), np.asarray(labels), np.asarray(ids), lengths, origins, rotations,
                      inputs=x.reshape(len(x), x.shape[1], -1))
@@ -114,7 +114,8 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
                frame_mask: float | None = None):
     """Yield batches of generated sequences of class ``c``, ``n`` in all.
 
-    Each batch: (x list of (M, L_i, V, C) arrays in the bank's coordinate frame, provenance list).
+    Each batch: (x list of (L_i, M, V, C) arrays, the model's axis order, in the bank's
+    coordinate frame; provenance list).
     Deterministic for a given seed and batch size.
     """
     if n <= 0:
@@ -143,13 +144,12 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
                 out = torch.as_tensor(bank.inputs[poses]) + out - base
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
         near, near_idx = nearest_member(bank, members, out)
-        out = out.transpose(0, 2, 1, 3, 4)  # (b, M, T, V, C)
         xs, prov = [], []
         for k in range(b):
             src = poses[k]
             length = {"model": frames, "source": int(bank.lengths[src]),
                       "class": int(bank.lengths[rng.choice(members)])}[cfg.length]
-            seq = resample(out[k], max(length, 1))
+            seq = resample(out[k], max(length, 1), axis=0)
             if bank.origins is not None:  # place it in the camera pose of a real sample of the class
                 seq = (seq @ bank.rotations[src]) + bank.origins[src]
             xs.append(seq.astype(np.float32))

@@ -176,7 +176,7 @@ class SkelgenSampler(BaseOverSampler):
 
     @staticmethod
     def _to_model(X: np.ndarray, shape, path) -> np.ndarray:
-        """X as (n, M, T, V, C), or a SkelgenError saying what the checkpoint reads."""
+        """X in the model's order (n, T, M, V, C), or a SkelgenError saying what the checkpoint reads."""
         m, t, v, c = shape
         forms = (f"(n, {t}, {v}, {c}), (n, 1, {t}, {v}, {c}) or flattened (n, {t * v * c})" if m == 1 else
                  f"(n, {m}, {t}, {v}, {c}) or flattened (n, {m * t * v * c})")
@@ -187,7 +187,7 @@ class SkelgenSampler(BaseOverSampler):
                 f"SkelgenSampler: X has shape {X.shape} but checkpoint {path} reads sequences of {m} person(s), "
                 f"{t} frames, {v} joints, {c} coordinates: give {forms}, prepared as skelgen.preprocess.prepare "
                 f"does (skelgen.sampler.load_prepared reads a dataset file so)")
-        return X.reshape((len(X), m, t, v, c)).astype(np.float32, copy=False)
+        return X.reshape((len(X), m, t, v, c)).swapaxes(1, 2).astype(np.float32)
 
     def _fit_resample(self, X, y):
         path, model, state = self._load()
@@ -208,7 +208,7 @@ class SkelgenSampler(BaseOverSampler):
             if n <= 0:
                 continue
             seqs = [s for batch, _ in synthesize(model, state, bank, k, n, cfg, int(seeds[k])) for s in batch]
-            xs.append(np.stack(seqs).reshape((n,) + X.shape[1:]).astype(X.dtype, copy=False))
+            xs.append(np.stack(seqs).swapaxes(1, 2).reshape((n,) + X.shape[1:]).astype(X.dtype, copy=False))
             ys.append(np.repeat(self.classes_[k: k + 1], n).astype(y.dtype, copy=False))
         return np.concatenate(xs), np.concatenate(ys)
 

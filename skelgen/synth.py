@@ -49,12 +49,12 @@ def write_generated(writer: DatasetWriter, batches, label: int, state, code: str
     fp = state["data"]["fingerprint"]
     written = 0
     for xs, prov in batches:
-        longest = max(x.shape[1] for x in xs)
-        x = np.zeros((len(xs), xs[0].shape[0], longest) + xs[0].shape[2:], np.float32)
+        longest = max(len(s) for s in xs)
+        x = np.zeros((len(xs), xs[0].shape[1], longest) + xs[0].shape[2:], np.float32)
         for k, s in enumerate(xs):
-            x[k, :, : s.shape[1]] = s
+            x[k, :, : len(s)] = s.swapaxes(0, 1)  # the file's (M, T, V, C)
         ids = [f"syn-{code}-{p['seed']}-{p['strategy']}-{p['index']:07d}" for p in prov]
-        writer.append(x, [s.shape[1] for s in xs], [label] * len(xs), ids, synthetic=np.ones(len(xs), bool),
+        writer.append(x, [len(s) for s in xs], [label] * len(xs), ids, synthetic=np.ones(len(xs), bool),
                       provenance=[{**p, "checkpoint": fp, "class": code} for p in prov])
         written += len(xs)
         if bar:

@@ -45,7 +45,7 @@ def load_sequences(path, split: str | None, frames: int):
     idx = sf.indices(split)
     if len(idx) == 0:
         raise SkelgenError(f"{path}: split {split!r} has no samples")
-    x = torch.from_numpy(prepare_file(sf, idx, frames)).permute(0, 2, 1, 3, 4).contiguous()
+    x = torch.from_numpy(prepare_file(sf, idx, frames))
     return x, sf, idx
 
 

@@ -35,9 +35,8 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from ..augment import classic_augment
 from ..checkpoint import load_checkpoint, load_model
 from ..errors import SkelgenError
-from ..generate import STRATEGIES, GenerationConfig, make_bank, synthesize
+from ..generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
 from ..io.dataset import DatasetWriter
-from ..layouts import Layout
 from ..recipe import load_recipe
 from ..train import pretrain
 from .classifier import probabilities
@@ -115,9 +114,7 @@ class Generator:
         if x.shape[1] != self.state["data"]["frames"]:
             raise SkelgenError(f"the generator was pretrained on {self.state['data']['frames']} frames, "
                                f"the benchmark prepares {x.shape[1]}")
-        layout = Layout.from_dict(self.state["layout"])
-        raw = list(np.asarray(x).transpose(0, 2, 1, 3, 4))  # each (M, T, V, C)
-        self.bank = make_bank(self.model, self.state, raw, y, np.asarray(ids).astype(str), layout, normalized=True)
+        self.bank = bank_from_inputs(self.model, x, y, np.asarray(ids).astype(str))
         self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
         self.seen = frozenset(np.asarray(ids).astype(str).tolist())
         self.x, self.y = x, np.asarray(y)  # the real sequences it conditions on
@@ -128,7 +125,7 @@ class Generator:
                                temperature=self.temperature, novelty=self.novelty, length="model")
         made = n * self.candidates
         xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, made, cfg, seed) for s in batch]
-        x = np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+        x = np.stack(xs)  # (n, T, M, V, C)
         if self.candidates == 1:
             return x
         p = probabilities(self.critic, x)[:, c]
