@@ -259,7 +259,7 @@ def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
 def test_recipe_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[benchmark]\nseeds = [0]\nepochs = 3\n")
-    with pytest.raises(SkelgenError, match="unknown key 'epochs'"):
+    with pytest.raises(SkelgenError, match="unknown benchmark recipe key 'benchmark.epochs'"):
         load_bench_recipe(str(bad))
     bad.write_text("[benchmark]\nseeds = ['a']\n")
     with pytest.raises(SkelgenError, match="seeds takes"):
