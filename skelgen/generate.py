@@ -80,10 +80,11 @@ class ClassBank:
         return self._fitted["within"]
 
 
-def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
-    """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``."""
+def make_bank(model, run, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
+    """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``
+    of ``run`` (checkpoint.RunInfo)."""
     from .preprocess import prepare
-    frames = state["data"]["frames"]
+    frames = run.data.frames
     x = np.stack([prepare(s, s.shape[1], layout, frames, normalized).swapaxes(0, 1) for s in raw])  # (n, T, M, V, C)
     origins = rotations = None
     if not normalized:
@@ -110,9 +111,10 @@ def normalize_input(s: np.ndarray) -> np.ndarray:
     return drop_empty_frames(s, s.shape[1])
 
 
-def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationConfig, seed: int,
+def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfig, seed: int,
                frame_mask: float | None = None):
-    """Yield batches of generated sequences of class ``c``, ``n`` in all.
+    """Yield batches of generated sequences of class ``c``, ``n`` in all, by ``model`` of ``run``
+    (checkpoint.RunInfo); ``frame_mask`` defaults to ``run.generation_frame_mask``.
 
     Each batch: (x list of (L_i, M, V, C) arrays, the model's axis order, in the bank's
     coordinate frame; provenance list).
@@ -123,13 +125,9 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     members = bank.members(c)
-    frames = state["data"]["frames"]
-    m, f = state["data"]["persons"], state["model_config"]["in_dim"]
-    v = len(state["layout"]["joints"])
-    aug = state["recipe"]["augment"]
-    if frame_mask is None:  # a decoder trained on fully masked inputs generates from [CLS] alone
-        frame_mask = 1.0 if aug.get("full_mask", 0.0) > 0 else aug["frame_mask"]
-    rate = frame_mask
+    frames, m, v, _ = run.input_shape
+    f = run.model.in_dim
+    rate = run.generation_frame_mask if frame_mask is None else frame_mask
     done = 0
     while done < n:
         check_stop()  # between batches: a swallowed Ctrl-C or SIGTERM still stops generation

@@ -26,7 +26,8 @@ import torch
 import torch.distributed as dist
 
 from .augment import augment, decoder_input
-from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
+from .checkpoint import (Checkpoint, DataInfo, RunInfo, check_compatible, file_fingerprint, load_checkpoint,
+                         record_latest, save_checkpoint)
 from .errors import SkelgenError
 from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
@@ -192,21 +193,23 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
     start_epoch, fingerprint = 0, file_fingerprint(data)
     if resume:
-        state = load_checkpoint(ckpt_path)
-        check_compatible(state, sf.layout, None, m, str(data))
-        if state["data"]["fingerprint"] != fingerprint:  # two runs under one provenance
+        saved = load_checkpoint(ckpt_path)
+        check_compatible(saved.run, sf.layout, None, m, str(data))
+        if saved.run.data.fingerprint != fingerprint:  # two runs under one provenance
             raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
                                f"started with, or choose another --out")
-        changed = _differences(state["recipe"], recipe)  # e.g. epochs: another schedule
+        changed = saved.run.recipe_changes(recipe)  # e.g. epochs: another schedule
         if changed:
             raise SkelgenError(f"{ckpt_path} was started with another recipe ({changed}); "
                                f"resume with the recipe it started with, or choose another --out")
-        if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
+        if saved.run.model != cfg:  # load_state_dict would fail on mismatched weights
             raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
                                f"with the recipe and data it started with, or choose another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"]
+        if saved.optimizer is None:
+            raise SkelgenError(f"{ckpt_path} holds no optimizer state to resume from; choose another --out")
+        model.load_state_dict(saved.weights)
+        opt.load_state_dict(saved.optimizer)
+        start_epoch = saved.epoch
     if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
         check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
     objective = Objective(model)
@@ -214,11 +217,8 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     per_rank = max(tc.batch_size // world, 1)
     steps = steps_per_epoch(n, tc.batch_size)  # global batches: every step sees batch_size (or all n)
-    meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
-            "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
-            "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,
-                     "split": recipe.data.split, "frames": t, "persons": m,
-                     "normalized": sf.frame == "normalized"}}
+    run = RunInfo(cfg, DataInfo(str(Path(data).resolve()), fingerprint, recipe.data.split, t, m,
+                                sf.frame == "normalized", sf.layout), sf.classes, recipe)
     sf.close()
     if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
         print(f"pretraining recipe {recipe.name} on {data} ({n} sequences) -> {out_dir}", file=sys.stderr)
@@ -256,7 +256,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
 
     def write(state: dict, rows: list[dict]):
         if rank == 0:
-            save_checkpoint({**meta, **state}, ckpt_path)
+            save_checkpoint(Checkpoint(run, **state), ckpt_path)
             with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
                 f.write("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -267,7 +267,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         try:
             for epoch in range(start_epoch, last):
                 rows.append(train_epoch(epoch))
-                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1}
+                state = {"weights": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1}
                 if (epoch + 1 == last or (tc.save_every and (epoch + 1) % tc.save_every == 0)
                         or clock() - saved_at >= 60 * tc.save_minutes):
                     write(state, rows)
@@ -283,18 +283,6 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path
-
-
-SAVING_KEYS = {("train", "save_every"), ("train", "save_minutes")}  # when to save: never the weights
-
-
-def _differences(saved: dict, recipe: Recipe) -> str:
-    """The recipe keys that would change the weights and differ, as "train.epochs 1 -> 3"; a key
-    the saved recipe lacks (added to skelgen since) counts as its current value."""
-    now = recipe.to_dict()
-    return ", ".join(f"{t}.{k} {saved[t][k]!r} -> {v!r}" for t in ("model", "data", "augment", "train")
-                     for k, v in now[t].items()
-                     if (t, k) not in SAVING_KEYS and k in saved.get(t, {}) and saved[t][k] != v)
 
 
 def read_log(run: str | Path) -> list[dict]:

@@ -156,7 +156,7 @@ def test_build_model_and_pretrain_one_epoch(runs):
     rows = read_log(runs["mae"].parent)
     assert len(rows) == 1 and np.isfinite(rows[0]["loss"])
     model, state = load_model(runs["mae"])
-    assert isinstance(model, MAEBaseline) and state["model_config"]["arch"] == "mae"
+    assert isinstance(model, MAEBaseline) and state.model.arch == "mae"
     assert embed(model, torch.randn(3, 16, 1, 25, 3)).shape == (3, 32)
 
 

@@ -33,7 +33,7 @@ import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 
 from ..augment import classic_augment
-from ..checkpoint import load_checkpoint, load_model
+from ..checkpoint import load_checkpoint, load_generator
 from ..errors import SkelgenError
 from ..generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
 from ..io.dataset import DatasetWriter
@@ -110,9 +110,9 @@ class Generator:
         if candidates < 1 or (candidates > 1 and critic is None):
             raise SkelgenError(f"candidates must be >= 1 (got {candidates}), and above 1 needs a critic")
         self.critic, self.candidates = critic, candidates
-        self.model, self.state = load_model(checkpoint)
-        if x.shape[1] != self.state["data"]["frames"]:
-            raise SkelgenError(f"the generator was pretrained on {self.state['data']['frames']} frames, "
+        self.model, self.run = load_generator(checkpoint)
+        if x.shape[1] != self.run.data.frames:
+            raise SkelgenError(f"the generator was pretrained on {self.run.data.frames} frames, "
                                f"the benchmark prepares {x.shape[1]}")
         self.bank = bank_from_inputs(self.model, x, y, np.asarray(ids).astype(str))
         self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
@@ -124,7 +124,7 @@ class Generator:
         cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
                                temperature=self.temperature, novelty=self.novelty, length="model")
         made = n * self.candidates
-        xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, made, cfg, seed) for s in batch]
+        xs = [s for batch, _ in synthesize(self.model, self.run, self.bank, c, made, cfg, seed) for s in batch]
         x = np.stack(xs)  # (n, T, M, V, C)
         if self.candidates == 1:
             return x
@@ -166,7 +166,7 @@ def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True
                   meta["layout"].to_dict(), meta["codes"])
     folder = Path(cache_dir) / f"{key}-{recipe_digest(recipe)}"
     ckpt = folder / "checkpoint.pt"
-    if ckpt.is_file() and load_checkpoint(ckpt)["epoch"] == recipe.train.epochs:
+    if ckpt.is_file() and load_checkpoint(ckpt).epoch == recipe.train.epochs:
         return ckpt, True
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "train.h5").is_file():

@@ -176,9 +176,9 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     from ..preprocess import load_split
     if out is not None:
         check_folder(out)  # before the work, not after
-    state = load_checkpoint(checkpoint)
+    run = load_checkpoint(checkpoint).run
     with SkeletonFile(data) as sf:
-        check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+        check_compatible(run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
         k = len(sf.classes)
         for split in (train_split, test_split):  # before training the evaluator, not after
             missing = sorted(set(range(k)) - set(sf.labels[sf.indices(split)].tolist()))
@@ -186,8 +186,8 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
                 raise SkelgenError(f"{data}: split {split!r} has no samples of class "
                                    f"{sf.classes.label(missing[0])}; the protocol needs every class, "
                                    f"so use data with samples of each class in both splits")
-        x_tr, y_tr, ids_tr = load_split(sf, train_split, state["data"]["frames"])
-        x_te, y_te, _ = load_split(sf, test_split, state["data"]["frames"])
+        x_tr, y_tr, ids_tr = load_split(sf, train_split, run.data.frames)
+        x_te, y_te, _ = load_split(sf, test_split, run.data.frames)
     evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
     generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature, novelty=novelty)
     rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)
