@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
+from .architectures import build_model
 from .errors import SkelgenError
 from .io.atomic import AtomicPath, note_input
 from .io.dataset import ClassList
 from .layouts import Layout
-from .architectures import build_model
 from .model import ModelConfig
 from .recipe import Recipe
 
