@@ -16,7 +16,8 @@ from contextlib import nullcontext
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
+from skelgen.model import ModelConfig
 from skelgen.recipe import AugmentConfig, TrainConfig
 from skelgen.runtime import keep_freed_memory
 from skelgen.speed import flops

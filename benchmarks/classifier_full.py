@@ -13,7 +13,7 @@ import time
 import torch
 
 from skelgen.bench.classifier import ClassifierConfig, predict, score, train_classifier
-from skelgen.bench.run import load_split
+from skelgen.preprocess import load_split
 from skelgen.io.dataset import SkeletonFile
 
 

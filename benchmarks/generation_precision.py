@@ -8,7 +8,8 @@ import time
 
 import torch
 
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
+from skelgen.model import ModelConfig
 
 
 def decode_rate(model, batch: int, bf16: bool) -> float:

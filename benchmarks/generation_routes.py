@@ -38,7 +38,9 @@ from skelgen.augment import classic_augment
 from skelgen.bench import methods as M
 from skelgen.bench.classifier import predict, score, train_classifier
 from skelgen.bench.quality import train_evaluator
-from skelgen.bench.run import demo_data, load_bench_recipe, load_split, torch_threads
+from skelgen.bench.run import demo_data, load_bench_recipe
+from skelgen.preprocess import load_split
+from skelgen.runtime import torch_threads
 from skelgen.bench.scenarios import make_scenario
 from skelgen.io.dataset import SkeletonFile
 from skelgen.novelty import novelty

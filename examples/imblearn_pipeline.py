@@ -33,7 +33,7 @@ def demo_checkpoint(data: Path) -> Path:
     try:
         last = Path(latest()["checkpoint"])
         with SkeletonFile(data) as sf:
-            check_compatible(load_checkpoint(last), sf.layout, sf.classes.codes, sf.shape[1], str(data))
+            check_compatible(load_checkpoint(last).run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
         print(f"checkpoint: {last} (the last `skelgen pretrain` run)")
         return last
     except SkelgenError as e:

@@ -436,7 +436,7 @@ def resolve_run(checkpoint, data):
         if checkpoint is None:
             checkpoint = latest()["checkpoint"]
         if data is None:
-            data = load_checkpoint(checkpoint)["data"]["path"]
+            data = load_checkpoint(checkpoint).run.data.path
     from .io.atomic import note_input
     note_input(checkpoint), note_input(data)
     return checkpoint, data

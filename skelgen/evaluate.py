@@ -16,24 +16,23 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from .errors import SkelgenError, check_range
 from .io.dataset import SkeletonFile
-from .layouts import Layout, joint_map
+from .layouts import joint_map
 from .preprocess import prepare_file
 from .progress import Progress
 
 
-def model_inputs(sf: SkeletonFile, indices, state: dict) -> np.ndarray:
-    """Samples of ``sf`` as the checkpoint's model reads them: (n, T, M, V, C), prepared,
-    joint-mapped to the checkpoint's layout and padded/cut to its persons."""
-    x = prepare_file(sf, indices, state["data"]["frames"])  # (n, M, T, V, C)
-    layout = Layout.from_dict(state["layout"])
-    if layout.name != sf.layout.name:
-        x = x[:, :, :, joint_map(sf.layout, layout)]
-    m = state["data"]["persons"]
-    if x.shape[1] != m:
-        padded = np.zeros((len(x), m) + x.shape[2:], np.float32)
-        padded[:, : min(m, x.shape[1])] = x[:, :m]
+def model_inputs(sf: SkeletonFile, indices, run) -> np.ndarray:
+    """Samples of ``sf`` as the model of ``run`` (checkpoint.RunInfo) reads them: (n, T, M, V, C),
+    prepared, joint-mapped to the run's layout and padded/cut to its persons."""
+    x = prepare_file(sf, indices, run.data.frames)  # (n, T, M, V, C)
+    if run.layout.name != sf.layout.name:
+        x = x[:, :, :, joint_map(sf.layout, run.layout)]
+    m = run.data.persons
+    if x.shape[2] != m:
+        padded = np.zeros(x.shape[:2] + (m,) + x.shape[3:], np.float32)
+        padded[:, :, : min(m, x.shape[2])] = x[:, :, :m]
         x = padded
-    return np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4))
+    return np.ascontiguousarray(x)
 
 
 @torch.no_grad()
@@ -49,12 +48,12 @@ def embed(model, x: np.ndarray | torch.Tensor, batch: int = 256, show_progress: 
     return torch.cat(out).numpy() if out else np.zeros((0, model.cfg.dim), np.float32)
 
 
-def embed_split(model, state, sf: SkeletonFile, split: str | None, show_progress=False):
+def embed_split(model, run, sf: SkeletonFile, split: str | None, show_progress=False):
     """(embeddings (n, D), labels (n,), indices (n,)) of one split of a file."""
     idx = sf.indices(split)
     if len(idx) == 0:
         raise SkelgenError(f"{sf.path}: split {split!r} is empty")
-    return embed(model, model_inputs(sf, idx, state), show_progress=show_progress), sf.labels[idx], idx
+    return embed(model, model_inputs(sf, idx, run), show_progress=show_progress), sf.labels[idx], idx
 
 
 @dataclass
@@ -131,19 +130,19 @@ PROBE_LRS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the paper's 1e-4 and larger 
 VALIDATION_SPLITS = ("val_train", "val_test")  # a pair carved from the training data, by convention
 
 
-def choose_probe_lr(model, state, sf: SkeletonFile, splits: tuple[str, str], probe: dict | None = None,
+def choose_probe_lr(model, run, sf: SkeletonFile, splits: tuple[str, str], probe: dict | None = None,
                     lrs=PROBE_LRS) -> tuple[float, dict]:
     """(the learning rate of ``lrs`` whose linear probe, fitted on ``splits[0]``, scores the best
     top-1 on ``splits[1]``; {lr: that top-1}). The splits are a validation pair carved from the
     training data (NW-UCLA: val_train = view 1, val_test = view 2); ties go to the smaller lr."""
-    tr, ytr, _ = embed_split(model, state, sf, splits[0])
-    va, yva, _ = embed_split(model, state, sf, splits[1])
+    tr, ytr, _ = embed_split(model, run, sf, splits[0])
+    va, yva, _ = embed_split(model, run, sf, splits[1])
     top1 = {lr: float((linear_probe(tr, ytr, va, len(sf.classes), **{**(probe or {}), "lr": lr}) == yva).mean())
             for lr in lrs}
     return max(top1, key=lambda lr: (top1[lr], -lr)), top1
 
 
-def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", *, k: int = 1,
+def evaluate_checkpoint(model, run, sf: SkeletonFile, protocol: str = "both", *, k: int = 1,
                         metrics=("cosine", "euclidean"), train_split: str = "train",
                         test_split: str = "test", probe: dict | None = None,
                         choose_lr_on: tuple[str, str] | str | None = "auto", show_progress=False) -> dict:
@@ -171,11 +170,11 @@ def evaluate_checkpoint(model, state, sf: SkeletonFile, protocol: str = "both", 
                                f"learning rate on splits carved from the training data (e.g. val_train val_test)")
     lr_choice = None
     if choose_lr_on and protocol != "knn":
-        lr, top1 = choose_probe_lr(model, state, sf, tuple(choose_lr_on), probe)
+        lr, top1 = choose_probe_lr(model, run, sf, tuple(choose_lr_on), probe)
         probe = {**(probe or {}), "lr": lr}
         lr_choice = {"splits": list(choose_lr_on), "chosen": lr, "top1": {str(c): v for c, v in top1.items()}}
-    tr, ytr, _ = embed_split(model, state, sf, train_split, show_progress)
-    te, yte, _ = embed_split(model, state, sf, test_split, show_progress)
+    tr, ytr, _ = embed_split(model, run, sf, train_split, show_progress)
+    te, yte, _ = embed_split(model, run, sf, test_split, show_progress)
     result = {"data": str(sf.path), "train": {"split": train_split, "samples": len(ytr)},
               "test": {"split": test_split, "samples": len(yte)}, "classes": list(sf.classes.codes)}
     if protocol in ("knn", "both"):
@@ -200,13 +199,13 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
     suffix = Path(out).suffix
     if suffix not in (".npz", ".h5", ".hdf5"):  # checked before the work, as is the output path
         raise SkelgenError(f"--out must end in .npz or .h5, not {suffix!r}")
-    model, state = load_model(checkpoint)
+    model, run = load_model(checkpoint)
     with SkeletonFile(data) as sf:
-        if sf.layout.name == state["layout"]["name"]:
-            check_compatible(state, sf.layout, None, sf.shape[1], str(data))
+        if sf.layout.name == run.layout.name:
+            check_compatible(run, sf.layout, None, sf.shape[1], str(data))
         idx = sf.indices(split)
         ids = np.array(sf.ids, dtype=object)[idx].astype(str)
-        emb = np.concatenate([embed(model, model_inputs(sf, idx[s: s + 4096], state), batch)
+        emb = np.concatenate([embed(model, model_inputs(sf, idx[s: s + 4096], run), batch)
                               for s in range(0, len(idx), 4096)]) if len(idx) else np.zeros((0, model.cfg.dim))
         labels = sf.labels[idx]
     with AtomicPath(out, overwrite) as tmp:
@@ -229,9 +228,9 @@ def report(checkpoint, data, protocol="both", *, out_dir=None, show_progress=Tru
     from .io.atomic import AtomicPath, check_folder, make_folder
     if out_dir:
         check_folder(out_dir)  # before the work, not after
-    model, state = load_model(checkpoint)
+    model, run = load_model(checkpoint)
     with SkeletonFile(data) as sf:
-        result = evaluate_checkpoint(model, state, sf, protocol, show_progress=show_progress, **kwargs)
+        result = evaluate_checkpoint(model, run, sf, protocol, show_progress=show_progress, **kwargs)
         names = [sf.classes.label(k) for k in range(len(sf.classes))]
     test_emb, test_y = result.pop("_test")
     result["checkpoint"] = str(checkpoint)

@@ -80,11 +80,12 @@ class ClassBank:
         return self._fitted["within"]
 
 
-def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
-    """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``."""
+def make_bank(model, run, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
+    """A ClassBank from real samples ``raw`` (each (M, T_i, V, C), trimmed), embedded by ``model``
+    of ``run`` (checkpoint.RunInfo)."""
     from .preprocess import prepare
-    frames = state["data"]["frames"]
-    x = np.stack([prepare(s, s.shape[1], layout, frames, normalized) for s in raw])  # (n, M, T, V, C)
+    frames = run.data.frames
+    x = np.stack([prepare(s, s.shape[1], layout, frames, normalized).swapaxes(0, 1) for s in raw])  # (n, T, M, V, C)
     origins = rotations = None
     if not normalized:
         frames_ = [view_frame(normalize_input(s), layout) for s in raw]
@@ -94,11 +95,11 @@ def make_bank(model, state, raw: list[np.ndarray], labels, ids, layout, normaliz
 
 
 def bank_from_inputs(model, x: np.ndarray, labels, ids, lengths=None, origins=None, rotations=None) -> ClassBank:
-    """A ClassBank from in-memory model inputs ``x`` (n, M, T, V, C), already prepared
+    """A ClassBank from in-memory model inputs ``x`` (n, T, M, V, C), already prepared
     (normalized, resampled to the checkpoint's frames). ``lengths`` default to T: generated
     sequences of length mode ``source`` then keep the model's frame count."""
     from .evaluate import embed
-    x = np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 2, 1, 3, 4))  # (n, T, M, V, C)
+    x = np.ascontiguousarray(x, np.float32)
     lengths = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     return ClassBank(embed(model, x), np.asarray(labels), np.asarray(ids), lengths, origins, rotations,
                      inputs=x.reshape(len(x), x.shape[1], -1))
@@ -110,11 +111,13 @@ def normalize_input(s: np.ndarray) -> np.ndarray:
     return drop_empty_frames(s, s.shape[1])
 
 
-def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationConfig, seed: int,
+def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfig, seed: int,
                frame_mask: float | None = None):
-    """Yield batches of generated sequences of class ``c``, ``n`` in all.
+    """Yield batches of generated sequences of class ``c``, ``n`` in all, by ``model`` of ``run``
+    (checkpoint.RunInfo); ``frame_mask`` defaults to ``run.generation_frame_mask``.
 
-    Each batch: (x list of (M, L_i, V, C) arrays in the bank's coordinate frame, provenance list).
+    Each batch: (x list of (L_i, M, V, C) arrays, the model's axis order, in the bank's
+    coordinate frame; provenance list).
     Deterministic for a given seed and batch size.
     """
     if n <= 0:
@@ -122,13 +125,9 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     members = bank.members(c)
-    frames = state["data"]["frames"]
-    m, f = state["data"]["persons"], state["model_config"]["in_dim"]
-    v = len(state["layout"]["joints"])
-    aug = state["recipe"]["augment"]
-    if frame_mask is None:  # a decoder trained on fully masked inputs generates from [CLS] alone
-        frame_mask = 1.0 if aug.get("full_mask", 0.0) > 0 else aug["frame_mask"]
-    rate = frame_mask
+    frames, m, v, _ = run.input_shape
+    f = run.model.in_dim
+    rate = run.generation_frame_mask if frame_mask is None else frame_mask
     done = 0
     while done < n:
         check_stop()  # between batches: a swallowed Ctrl-C or SIGTERM still stops generation
@@ -143,13 +142,12 @@ def synthesize(model, state, bank: ClassBank, c: int, n: int, cfg: GenerationCon
                 out = torch.as_tensor(bank.inputs[poses]) + out - base
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
         near, near_idx = nearest_member(bank, members, out)
-        out = out.transpose(0, 2, 1, 3, 4)  # (b, M, T, V, C)
         xs, prov = [], []
         for k in range(b):
             src = poses[k]
             length = {"model": frames, "source": int(bank.lengths[src]),
                       "class": int(bank.lengths[rng.choice(members)])}[cfg.length]
-            seq = resample(out[k], max(length, 1))
+            seq = resample(out[k], max(length, 1), axis=0)
             if bank.origins is not None:  # place it in the camera pose of a real sample of the class
                 seq = (seq @ bank.rotations[src]) + bank.origins[src]
             xs.append(seq.astype(np.float32))

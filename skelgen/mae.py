@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from .errors import SkelgenError
-from .model import EncoderBlock, ModelConfig, _init_linear, key_padding, reconstruction_loss
+from .model import Autoencoder, EncoderBlock, ModelConfig, init_linear, key_padding
 
 
 def visible_frames(mask: torch.Tensor | None, b: int, t: int, lengths: torch.Tensor | None = None,
@@ -42,7 +42,9 @@ def visible_frames(mask: torch.Tensor | None, b: int, t: int, lengths: torch.Ten
     return vis
 
 
-class MAEBaseline(nn.Module):
+class MAEBaseline(Autoencoder):
+    sees_target = False  # x_dec's unmasked frames only
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -59,7 +61,7 @@ class MAEBaseline(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.in_dim)
         for p in (self.cls_token, self.mask_token, self.enc_pos, self.dec_pos):
             nn.init.trunc_normal_(p, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear)
 
     # -- evaluation: the whole sequence ----------------------------------------------------------
     def forward_encoder(self, x, lengths=None):
@@ -101,9 +103,10 @@ class MAEBaseline(nn.Module):
             h = block(h, mask)
         return self.enc_norm(h), order, count
 
-    def reconstruct(self, x_dec, mask=None, lengths=None):
+    def reconstruct(self, x, x_dec, mask=None, lengths=None):
         """x_dec: (B, T, M, V, C) masked copy; mask: (B, T, M, V) True = masked, or None (all
-        frames visible) -> reconstruction (B, T, M, V, C)."""
+        frames visible) -> reconstruction (B, T, M, V, C). The clean x is never read (the
+        MAE rebuilds from the visible frames alone); it is taken for the shared interface."""
         b, t = x_dec.shape[:2]
         visible = visible_frames(mask, b, t, lengths, x_dec.device)
         enc, order, _ = self.encode_visible(x_dec.flatten(2), visible)
@@ -116,12 +119,3 @@ class MAEBaseline(nn.Module):
         for block in self.decoder:
             h = block(h, pad)
         return self.head(self.dec_norm(h)).view_as(x_dec)
-
-    def forward(self, x_dec, mask=None, lengths=None):
-        return self.reconstruct(x_dec, mask, lengths)
-
-    def forward_loss(self, x, x_dec, mask, lengths=None):
-        """Training loss. x: clean target, x_dec: augmented masked copy, both (B, T, M, V, C);
-        mask: (B, T, M, V) True = masked, or None (no masking: every position counts)."""
-        recon = self(x_dec, mask, lengths)
-        return reconstruction_loss(recon.float(), x.float(), mask, lengths)

@@ -133,7 +133,24 @@ class DecoderBlock(EncoderBlock):
         return x + self.mlp(self.ln2(x))
 
 
-class TAHAR(nn.Module):
+class Autoencoder(nn.Module):
+    """What both architectures (TAHAR, mae.MAEBaseline) offer their callers, so that none
+    branches on ``cfg.arch``: ``reconstruct(x, x_dec, mask, lengths)`` -> (B, T, M, V, C) from the
+    clean x and the decoder input x_dec (B, T, M, V, C), mask (B, T, M, V) True = masked or None,
+    and its training loss. ``sees_target``: whether the model reads the clean x (TAHAR's encoder
+    does; the MAE sees only x_dec's unmasked frames)."""
+    sees_target = True
+
+    def forward(self, x, x_dec, mask=None, lengths=None):
+        return self.reconstruct(x, x_dec, mask, lengths)
+
+    def forward_loss(self, x, x_dec, mask, lengths=None):
+        """Training loss: smooth L1 at masked positions (all positions when mask is None)."""
+        recon = self.reconstruct(x, x_dec, mask, lengths)
+        return reconstruction_loss(recon.float(), x.float(), mask, lengths)
+
+
+class TAHAR(Autoencoder):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -148,7 +165,7 @@ class TAHAR(nn.Module):
         self.head = nn.Linear(cfg.dim, cfg.in_dim)
         for p in (self.cls_token, self.enc_pos, self.dec_pos):
             nn.init.trunc_normal_(p, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear)
 
     def forward_encoder(self, x, lengths=None, cls_only: bool = False):
         """x: (B, T, F) -> all encoder outputs (B, 1+T, D); index 0 is [CLS].
@@ -177,27 +194,14 @@ class TAHAR(nn.Module):
             h = block(h, cls, mask)
         return self.head(self.dec_norm(h))
 
-    def forward(self, x, x_dec, lengths=None):
-        """x: clean normalized input, x_dec: masked and noised copy, both (B, T, F)."""
-        return self.decode(self.encode(x, lengths), x_dec, lengths)
-
-    def forward_loss(self, x, x_dec, mask, lengths=None):
-        """Training loss. x, x_dec: (B, T, M, V, C); mask: (B, T, M, V), True = masked, or None."""
-        recon = self(x.flatten(2), x_dec.flatten(2), lengths).view_as(x)
-        return reconstruction_loss(recon.float(), x.float(), mask, lengths)
+    def reconstruct(self, x, x_dec, mask=None, lengths=None):
+        """The decoder's rebuild of x from the [CLS] of the clean x and the decoder input x_dec,
+        both (B, T, M, V, C) or flattened (B, T, F); the mask is not needed (x_dec holds it)."""
+        return self.decode(self.encode(x.flatten(2), lengths), x_dec.flatten(2), lengths).view_as(x)
 
 
-def build_model(cfg: ModelConfig) -> nn.Module:
-    """The architecture ``cfg.arch`` names; both expose encode / decode / forward_train."""
-    if cfg.arch == "tahar":
-        return TAHAR(cfg)
-    if cfg.arch == "mae":
-        from .mae import MAEBaseline
-        return MAEBaseline(cfg)
-    raise SkelgenError(f"unknown model.arch {cfg.arch!r}; use 'tahar' or 'mae'")
-
-
-def _init_linear(m):
+def init_linear(m):
+    """Xavier-uniform weights and zero biases for every nn.Linear (both architectures)."""
     if isinstance(m, nn.Linear):
         nn.init.xavier_uniform_(m.weight)
         nn.init.zeros_(m.bias)

@@ -1,7 +1,9 @@
 """Deterministic preprocessing: the pyskl 3D normalization and temporal resampling.
 
-All functions take one sample ``x`` of shape (M persons, T frames, V joints, C=3 coords) and the
-number of valid frames; nothing here is random (random transforms live in ``augment``).
+Functions of one sample take ``x`` as the file holds it, (M persons, T frames, V joints, C=3
+coords), and the number of valid frames; functions of many samples return the model's order,
+(n, T, M, V, C), so that the two orders meet here only. Nothing here is random (random
+transforms live in ``augment``).
 """
 from __future__ import annotations
 
@@ -57,16 +59,17 @@ def normalize(x: np.ndarray, length: int, layout: Layout) -> np.ndarray:
     return ((x - origin) @ rot.T) * present
 
 
-def resample(x: np.ndarray, frames: int) -> np.ndarray:
-    """Linear interpolation in time to a fixed number of frames: (M, T, V, C) -> (M, frames, V, C)."""
-    t = x.shape[1]
+def resample(x: np.ndarray, frames: int, axis: int = 1) -> np.ndarray:
+    """Linear interpolation in time to a fixed number of frames along ``axis``, the time axis:
+    (M, T, V, C) -> (M, frames, V, C) by default; ``axis=0`` for the model's (T, M, V, C)."""
+    t = x.shape[axis]
     if t == frames:
         return x.astype(np.float32, copy=False)
     pos = np.linspace(0, t - 1, frames)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, t - 1)
-    w = (pos - lo)[None, :, None, None].astype(np.float32)
-    return (x[:, lo] * (1 - w) + x[:, hi] * w).astype(np.float32)
+    w = (pos - lo).astype(np.float32).reshape([frames if a == axis else 1 for a in range(x.ndim)])
+    return (np.take(x, lo, axis) * (1 - w) + np.take(x, hi, axis) * w).astype(np.float32)
 
 
 def prepare(x: np.ndarray, length: int, layout: Layout, frames: int, normalized: bool = False) -> np.ndarray:
@@ -78,9 +81,18 @@ def prepare(x: np.ndarray, length: int, layout: Layout, frames: int, normalized:
 
 
 def prepare_file(sf, indices, frames: int) -> np.ndarray:
-    """``prepare`` for many samples of a ``SkeletonFile``: (n, M, frames, V, C) float32."""
-    out = np.empty((len(indices), sf.shape[1], frames, sf.shape[3], sf.shape[4]), np.float32)
+    """``prepare`` for many samples of a ``SkeletonFile``, in the model's order: (n, frames, M, V, C)
+    float32 (each sample is read as the file holds it, (M, T, V, C), and turned once, here)."""
+    out = np.empty((len(indices), frames, sf.shape[1], sf.shape[3], sf.shape[4]), np.float32)
     normalized = sf.frame == "normalized"
     for k, i in enumerate(indices):
-        out[k] = prepare(sf.sample(int(i)), int(sf.lengths[i]), sf.layout, frames, normalized)
+        out[k] = prepare(sf.sample(int(i)), int(sf.lengths[i]), sf.layout, frames, normalized).swapaxes(0, 1)
     return out
+
+
+def load_split(sf, split: str, frames: int):
+    """(x (n, T, M, V, C) normalized and resampled, labels (n,), ids (n,)) of one split."""
+    idx = sf.indices(split)
+    if len(idx) == 0:
+        raise SkelgenError(f"{sf.path}: split {split!r} is empty")
+    return prepare_file(sf, idx, frames), sf.labels[idx], np.array(sf.ids, dtype=str)[idx]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+import typing
 from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,16 +104,92 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(n // batch_size, 1)
 
 
+class Tables:
+    """A recipe file's reader, for every kind of recipe: a dataclass whose fields (besides
+    ``name``) are its TOML tables, each a dataclass of keys. TOML values and ``table.key=value``
+    overrides go through the one ``set``: type-checked against the key's annotation (lists
+    element by element), a string parsed as a TOML value where the key is not a string. Ranges
+    are checked by each table's ``__post_init__`` once every key is set (``validate``).
+    Subclasses: Recipe (pretraining) and bench.run.BenchRecipe."""
+    KIND = "recipe"       # names it in errors
+    PATTERN = "*.toml"    # its files in recipes/, listed when a name is unknown
+    CHOICES: dict = {}    # "table.key" -> the values a string key takes
+
+    @classmethod
+    def tables(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "name")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self):
+        """Check every table's ranges (keys are set one at a time, so this runs once all are set)."""
+        for table in self.tables():
+            getattr(self, table).__post_init__()
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict, name: str = "custom"):
+        recipe = cls(name=str(d.get("name", name)))
+        for table, values in d.items():
+            if table == "name":
+                continue
+            if table not in cls.tables():
+                raise SkelgenError(f"{cls.KIND} {name}: unknown table [{table}]; known: {', '.join(cls.tables())}")
+            if not isinstance(values, dict):
+                raise SkelgenError(f"{cls.KIND} {name}: [{table}] must be a table of keys")
+            for key, value in values.items():
+                recipe.set(f"{table}.{key}", value)
+        return recipe.validate()
+
+    @classmethod
+    def load(cls, name_or_path: str, overrides: list[str] | tuple[str, ...] = ()):
+        """The recipe ``recipes/NAME.toml`` or a path, with ``key=value`` overrides applied."""
+        path, d = read_recipe_file(name_or_path, cls.KIND, cls.PATTERN)
+        recipe = cls.from_dict(d, name=path.stem)
+        for item in overrides:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise SkelgenError(f"--set needs key=value, got {item!r}")
+            recipe.set(key.strip(), value.strip())
+        return recipe.validate()
+
+    def set(self, dotted: str, value):
+        """Set ``table.key`` to ``value`` (a string is parsed as a TOML value), type-checked."""
+        table, _, key = dotted.partition(".")
+        section = getattr(self, table) if table in self.tables() else None
+        hints = typing.get_type_hints(type(section)) if section is not None else {}
+        if key not in hints:
+            known = sorted(f"{t}.{k}" for t in self.tables() for k in typing.get_type_hints(type(getattr(self, t))))
+            raise SkelgenError(f"unknown {self.KIND} key {dotted!r}; known keys: {', '.join(known)}")
+        want = hints[key]
+        inner = typing.get_args(want)[0] if typing.get_origin(want) is list else None
+        name = getattr(want, "__name__", str(want))
+        if isinstance(value, str) and want is not str:
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise SkelgenError(f"{self.KIND} key {dotted}: {value!r} is not a valid value; give a "
+                                   f"{name} such as {getattr(section, key)!r}") from None
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not (isinstance(value, list) and all(type(v) is inner for v in value) if inner else type(value) is want):
+            raise SkelgenError(f"{self.KIND} key {dotted} takes a {name}, got {value!r}")
+        if dotted in self.CHOICES and value not in self.CHOICES[dotted]:
+            raise SkelgenError(f"{self.KIND} key {dotted} takes one of {', '.join(self.CHOICES[dotted])}, "
+                               f"not {value!r}")
+        setattr(section, key, value)
+
+
 @dataclass
-class Recipe:
+class Recipe(Tables):
+    """A pretraining recipe: [model], [data], [augment], [train]."""
     name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    CHOICES = {"augment.joint_mask_mode": ("one", "each")}
 
     def fitted_to(self, n: int) -> "Recipe":
         """This recipe for a dataset of ``n`` sequences: epochs and warmup raised in proportion
@@ -123,54 +200,6 @@ class Recipe:
             return self
         return dataclasses.replace(self, train=dataclasses.replace(
             tc, epochs=epochs, warmup_epochs=round(tc.warmup_epochs * epochs / tc.epochs)))
-
-    def validate(self) -> "Recipe":
-        """Check every table's ranges (keys are set one at a time, so this runs once all are set)."""
-        for table in _TABLES:
-            getattr(self, table).__post_init__()
-        return self
-
-    @classmethod
-    def from_dict(cls, d: dict, name: str = "custom") -> "Recipe":
-        recipe = cls(name=str(d.get("name", name)))
-        for table, values in d.items():
-            if table == "name":
-                continue
-            if table not in _TABLES:
-                raise SkelgenError(f"recipe {name}: unknown table [{table}]; known: {sorted(_TABLES)}")
-            if not isinstance(values, dict):
-                raise SkelgenError(f"recipe {name}: [{table}] must be a table of keys")
-            for key, value in values.items():
-                recipe.set(f"{table}.{key}", value)
-        return recipe.validate()
-
-    def set(self, dotted: str, value):
-        """Set ``table.key`` to ``value`` (a string is parsed as a TOML value), type-checked."""
-        table, _, key = dotted.partition(".")
-        section = getattr(self, table, None) if table in _TABLES else None
-        names = {f.name: f for f in dataclasses.fields(section)} if section is not None else {}
-        if key not in names:
-            known = sorted(f"{t}.{f.name}" for t in _TABLES for f in dataclasses.fields(getattr(self, t)))
-            raise SkelgenError(f"unknown recipe key {dotted!r}; known keys: {', '.join(known)}")
-        default = getattr(section, key)
-        if isinstance(value, str) and not isinstance(default, str):
-            try:
-                value = tomllib.loads(f"v = {value}")["v"]
-            except tomllib.TOMLDecodeError:
-                raise SkelgenError(f"recipe key {dotted}: {value!r} is not a valid value; give a "
-                                   f"{type(default).__name__} such as {default!r}") from None
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not type(default):
-            raise SkelgenError(f"recipe key {dotted} takes a {type(default).__name__}, "
-                               f"got {value!r}")
-        if dotted in _CHOICES and value not in _CHOICES[dotted]:
-            raise SkelgenError(f"recipe key {dotted} takes one of {', '.join(_CHOICES[dotted])}, not {value!r}")
-        setattr(section, key, value)
-
-
-_TABLES = ("model", "data", "augment", "train")
-_CHOICES = {"augment.joint_mask_mode": ("one", "each")}  # string keys with a fixed set of values
 
 
 def available_recipes() -> list[str]:
@@ -194,12 +223,5 @@ def read_recipe_file(name_or_path: str, kind: str = "recipe", pattern: str = "*.
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """A recipe from ``recipes/NAME.toml`` or a path, with ``key=value`` overrides applied."""
-    path, d = read_recipe_file(name_or_path)
-    recipe = Recipe.from_dict(d, name=path.stem)
-    for item in overrides:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise SkelgenError(f"--set needs key=value, got {item!r}")
-        recipe.set(key.strip(), value.strip())
-    return recipe.validate()
+    """A pretraining recipe from ``recipes/NAME.toml`` or a path, with ``key=value`` overrides applied."""
+    return Recipe.load(name_or_path, overrides)

@@ -43,24 +43,21 @@ def pick_sample(sf: SkeletonFile, index: int | None = None, sample_id: str | Non
     return index
 
 
-def decoder_input(x: torch.Tensor, augment_cfg: dict, seed: int):
-    """The training decoder input of x (B, T, M, V, C), as training builds it but never fully
-    masked (the figure shows what the decoder reads): (x_dec, mask (B, T, M, V), True = masked)."""
+def decoder_input(x: torch.Tensor, aug, seed: int):
+    """The training decoder input of x (B, T, M, V, C) under the recipe's [augment] table ``aug``
+    (recipe.AugmentConfig), as training builds it but never fully masked (the figure shows what
+    the decoder reads): (x_dec, mask (B, T, M, V), True = masked)."""
     from dataclasses import replace
 
     from .augment import decoder_input as build
-    from .recipe import AugmentConfig
-    known = {k: v for k, v in augment_cfg.items() if k in AugmentConfig.__dataclass_fields__}
-    return build(x, torch.Generator().manual_seed(seed), replace(AugmentConfig(**known), full_mask=0.0))
+    return build(x, torch.Generator().manual_seed(seed), replace(aug, full_mask=0.0))
 
 
 @torch.no_grad()
 def run_model(model, x: torch.Tensor, x_dec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The model's reconstruction (B, T, M, V, C) of x from the decoder input, either arch."""
     model.eval()
-    if getattr(model.cfg, "arch", "tahar") == "mae":
-        return model.reconstruct(x_dec, mask).float()
-    return model(x.flatten(2), x_dec.flatten(2)).view_as(x).float()
+    return model.reconstruct(x, x_dec, mask).float()
 
 
 def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | None = None, *,
@@ -69,7 +66,6 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
     from . import plots
     from .checkpoint import check_compatible, load_model
     from .evaluate import model_inputs
-    from .layouts import Layout
 
     prefix = Path(out_prefix)
     if prefix.suffix in (".npz", ".png"):
@@ -77,21 +73,21 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
     npz_path, png_path = prefix.parent / f"{prefix.name}.npz", prefix.parent / f"{prefix.name}.png"
     for p in (npz_path, png_path):  # fail before any work
         check_output(p, overwrite)
-    model, state = load_model(checkpoint)
+    model, run = load_model(checkpoint)
     with SkeletonFile(data) as sf:
-        if sf.layout.name == state["layout"]["name"]:
-            check_compatible(state, sf.layout, None, sf.shape[1], str(data))
+        if sf.layout.name == run.layout.name:
+            check_compatible(run, sf.layout, None, sf.shape[1], str(data))
         i = pick_sample(sf, index, sample_id)
-        x = torch.from_numpy(model_inputs(sf, [i], state))  # (1, T, M, V, C)
+        x = torch.from_numpy(model_inputs(sf, [i], run))  # (1, T, M, V, C)
         label = sf.classes.label(int(sf.labels[i]))
         sid = sf.ids[i]
     if x.shape[-1] != 3:
         raise SkelgenError(f"reconstruction figures need 3D joints, the data has C={x.shape[-1]}")
-    x_dec, mask = decoder_input(x, state["recipe"]["augment"], seed)
+    x_dec, mask = decoder_input(x, run.recipe.augment, seed)
     output = run_model(model, x, x_dec, mask)
-    arch = state["model_config"].get("arch", "tahar")
+    arch = run.model.arch
     recon, title = output, label
-    if arch == "mae":  # its output is trained at masked positions only: show the input elsewhere
+    if not model.sees_target:  # the MAE: trained at masked positions only, so show the input elsewhere
         recon = torch.where(mask[..., None], output, x)
         title = f"{label} · MAE (sees row 2's unmasked frames; row 3 = its output where masked)"
     arrays = {name: a[0].numpy().transpose(1, 0, 2, 3).astype(np.float32)  # (M, T, V, C)
@@ -102,5 +98,5 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
         with open(tmp, "wb") as f:
             np.savez(f, **arrays, index=i, id=sid, label=label, arch=arch, seed=seed)
     plots.reconstruction_figure(arrays["original"], arrays["decoder_input"], arrays["reconstruction"],
-                                Layout.from_dict(state["layout"]), png_path, title=title)
+                                run.layout, png_path, title=title)
     return {"npz": npz_path, "png": png_path, "index": i, "id": sid, "label": label}

@@ -43,13 +43,6 @@ from .errors import SkelgenError
 from .generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
 
 
-def model_shape(state: dict) -> tuple[int, int, int, int]:
-    """(M persons, T frames, V joints, C channels) of one model input of a checkpoint."""
-    m, t = state["data"]["persons"], state["data"]["frames"]
-    v = len(state["layout"]["joints"])
-    return m, t, v, state["model_config"]["in_dim"] // (m * v)
-
-
 def load_prepared(data=None, checkpoint=None, split: str | None = "train", flatten: bool = False):
     """(X, y) of one split of a dataset file as the sampler takes them: prepared for
     ``checkpoint`` (resampled to its frames, mapped to its layout and persons), X of shape
@@ -63,10 +56,10 @@ def load_prepared(data=None, checkpoint=None, split: str | None = "train", flatt
         last = latest()
         checkpoint = last["checkpoint"] if checkpoint is None else checkpoint
         data = last["data"] if data is None else data
-    state = load_checkpoint(checkpoint)
+    run = load_checkpoint(checkpoint).run
     with SkeletonFile(data) as sf:
         idx = sf.indices(split)
-        x = model_inputs(sf, idx, state).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C)
+        x = model_inputs(sf, idx, run).transpose(0, 2, 1, 3, 4)  # the sampler's X: (n, M, T, V, C)
         y = sf.labels[idx].copy()
     if flatten:
         return np.ascontiguousarray(x.reshape(len(x), -1)), y
@@ -166,18 +159,15 @@ class SkelgenSampler(BaseOverSampler):
         return X, y, binarize_y
 
     def _load(self):
-        from .checkpoint import latest, load_model
+        from .checkpoint import latest, load_generator
         path = latest()["checkpoint"] if self.checkpoint is None else self.checkpoint
-        model, state = load_model(path)
-        if state["model_config"].get("arch", "tahar") != "tahar":
-            raise SkelgenError(f"{path} is a {state['model_config']['arch']} model, which cannot generate; "
-                               f"use a TAHAR checkpoint")
-        return str(path), model, state
+        model, run = load_generator(path)
+        return str(path), model, run
 
     @staticmethod
-    def _to_model(X: np.ndarray, shape, path) -> np.ndarray:
-        """X as (n, M, T, V, C), or a SkelgenError saying what the checkpoint reads."""
-        m, t, v, c = shape
+    def _to_model(X: np.ndarray, run, path) -> np.ndarray:
+        """X in the model's order (n, T, M, V, C), or a SkelgenError saying what the checkpoint reads."""
+        t, m, v, c = run.input_shape
         forms = (f"(n, {t}, {v}, {c}), (n, 1, {t}, {v}, {c}) or flattened (n, {t * v * c})" if m == 1 else
                  f"(n, {m}, {t}, {v}, {c}) or flattened (n, {m * t * v * c})")
         ok = (X.ndim == 2 and X.shape[1] == m * t * v * c) or (X.ndim == 4 and m == 1 and X.shape[1:] == (t, v, c)) \
@@ -187,12 +177,11 @@ class SkelgenSampler(BaseOverSampler):
                 f"SkelgenSampler: X has shape {X.shape} but checkpoint {path} reads sequences of {m} person(s), "
                 f"{t} frames, {v} joints, {c} coordinates: give {forms}, prepared as skelgen.preprocess.prepare "
                 f"does (skelgen.sampler.load_prepared reads a dataset file so)")
-        return X.reshape((len(X), m, t, v, c)).astype(np.float32, copy=False)
+        return X.reshape((len(X), m, t, v, c)).swapaxes(1, 2).astype(np.float32)
 
     def _fit_resample(self, X, y):
-        path, model, state = self._load()
-        shape = model_shape(state)
-        x = self._to_model(X, shape, path)
+        path, model, run = self._load()
+        x = self._to_model(X, run, path)
         cfg = GenerationConfig(strategy=self.strategy, novelty=self.novelty, noise_scale=self.noise_scale,
                                temperature=self.temperature, length="model")
         self.checkpoint_ = path
@@ -207,8 +196,8 @@ class SkelgenSampler(BaseOverSampler):
         for k, n in wanted.items():
             if n <= 0:
                 continue
-            seqs = [s for batch, _ in synthesize(model, state, bank, k, n, cfg, int(seeds[k])) for s in batch]
-            xs.append(np.stack(seqs).reshape((n,) + X.shape[1:]).astype(X.dtype, copy=False))
+            seqs = [s for batch, _ in synthesize(model, run, bank, k, n, cfg, int(seeds[k])) for s in batch]
+            xs.append(np.stack(seqs).swapaxes(1, 2).reshape((n,) + X.shape[1:]).astype(X.dtype, copy=False))
             ys.append(np.repeat(self.classes_[k: k + 1], n).astype(y.dtype, copy=False))
         return np.concatenate(xs), np.concatenate(ys)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import check_compatible, load_model
+from .checkpoint import check_compatible, load_generator
 from .errors import SkelgenError
 from .generate import GenerationConfig, make_bank, synthesize
 from .io.atomic import check_output, check_space, guarded
@@ -17,7 +17,7 @@ from .io.dataset import DatasetWriter, SkeletonFile, sample_bytes
 from .progress import Progress
 
 
-def class_bank(model, state, sf: SkeletonFile, split: str | None):
+def class_bank(model, run, sf: SkeletonFile, split: str | None):
     """Embed the real samples of ``split`` of ``sf`` for conditioning (read in chunks)."""
     from .generate import ClassBank
     idx = sf.indices(split)
@@ -28,33 +28,31 @@ def class_bank(model, state, sf: SkeletonFile, split: str | None):
     for s in range(0, len(idx), 2048):
         chunk = idx[s: s + 2048]
         raw = [sf.sample(int(i)) for i in chunk]
-        parts.append(make_bank(model, state, raw, sf.labels[chunk], np.array(sf.ids)[chunk], sf.layout,
+        parts.append(make_bank(model, run, raw, sf.labels[chunk], np.array(sf.ids)[chunk], sf.layout,
                                sf.frame == "normalized"))
     cat = lambda key: None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
     return ClassBank(*(cat(k) for k in ("embeddings", "labels", "ids", "lengths", "origins", "rotations", "inputs")))
 
 
 def open_for_generation(checkpoint, data):
-    model, state = load_model(checkpoint)
-    if state["model_config"].get("arch", "tahar") != "tahar":
-        raise SkelgenError(f"{checkpoint} is a {state['model_config']['arch']} model, which cannot generate; "
-                           f"use a TAHAR checkpoint")
+    model, run = load_generator(checkpoint)
     sf = SkeletonFile(data)
-    check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
-    return model, state, sf
+    check_compatible(run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+    return model, run, sf
 
 
-def write_generated(writer: DatasetWriter, batches, label: int, state, code: str, bar=None) -> int:
-    """Append generated batches to ``writer``; returns how many were written."""
-    fp = state["data"]["fingerprint"]
+def write_generated(writer: DatasetWriter, batches, label: int, run, code: str, bar=None) -> int:
+    """Append generated batches to ``writer``, their provenance naming the data ``run`` was
+    trained on; returns how many were written."""
+    fp = run.data.fingerprint
     written = 0
     for xs, prov in batches:
-        longest = max(x.shape[1] for x in xs)
-        x = np.zeros((len(xs), xs[0].shape[0], longest) + xs[0].shape[2:], np.float32)
+        longest = max(len(s) for s in xs)
+        x = np.zeros((len(xs), xs[0].shape[1], longest) + xs[0].shape[2:], np.float32)
         for k, s in enumerate(xs):
-            x[k, :, : s.shape[1]] = s
+            x[k, :, : len(s)] = s.swapaxes(0, 1)  # the file's (M, T, V, C)
         ids = [f"syn-{code}-{p['seed']}-{p['strategy']}-{p['index']:07d}" for p in prov]
-        writer.append(x, [s.shape[1] for s in xs], [label] * len(xs), ids, synthetic=np.ones(len(xs), bool),
+        writer.append(x, [len(s) for s in xs], [label] * len(xs), ids, synthetic=np.ones(len(xs), bool),
                       provenance=[{**p, "checkpoint": fp, "class": code} for p in prov])
         written += len(xs)
         if bar:
@@ -70,22 +68,22 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
     if n <= 0:
         raise SkelgenError(f"--n must be a positive number of sequences, not {n}; give --n 1 or more")
     check_output(out, overwrite)  # before the work, not after
-    model, state, sf = open_for_generation(checkpoint, data)
+    model, run, sf = open_for_generation(checkpoint, data)
     with sf:
         # an absurd --n (10**12) or one the disk cannot hold is refused before any work
-        check_space(out, n * sample_bytes(sf.shape[1], max(state["data"]["frames"], sf.shape[2]), *sf.shape[3:]))
+        check_space(out, n * sample_bytes(sf.shape[1], max(run.data.frames, sf.shape[2]), *sf.shape[3:]))
         c = sf.classes.resolve(class_key)
         code = sf.classes.codes[c]
-        bank = class_bank(model, state, sf, split)
+        bank = class_bank(model, run, sf, split)
         if not (bank.labels == c).any():
             raise SkelgenError(f"{data}: class {sf.classes.label(c)} has no real samples in split {split!r} "
                                f"to condition on; choose another class or --split")
-        max_frames = max(state["data"]["frames"], int(bank.lengths.max()))
+        max_frames = max(run.data.frames, int(bank.lengths.max()))
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
                            overwrite=overwrite, expected_samples=n) as w, \
                 Progress(n, f"synth {code}", "seq", enabled=show_progress) as bar:
-            written = write_generated(w, synthesize(model, state, bank, c, n, cfg, seed), c, state, code, bar)
+            written = write_generated(w, synthesize(model, run, bank, c, n, cfg, seed), c, run, code, bar)
             w.set_split(split, np.arange(written))
     return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out)}
 
@@ -135,7 +133,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     cfg = cfg or GenerationConfig()
     out = Path(out) if out else Path(data).with_suffix(".rebalanced.h5")
     check_output(out, overwrite)  # before the work, not after
-    model, state, sf = open_for_generation(checkpoint, data)
+    model, run, sf = open_for_generation(checkpoint, data)
     with sf:
         train_idx = sf.indices(split)
         empty = np.bincount(sf.labels[train_idx], minlength=len(sf.classes)) == 0
@@ -144,8 +142,8 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
                                f"split {split!r}, so it cannot be generated; add real samples of it or name "
                                f"the classes to fill, e.g. --sampling-strategy A024=100,A023=80")
         add = target_counts(sf.labels[train_idx], len(sf.classes), sampling_strategy, sf.classes.codes)
-        bank = class_bank(model, state, sf, split)
-        max_frames = max(sf.shape[2], state["data"]["frames"])
+        bank = class_bank(model, run, sf, split)
+        max_frames = max(sf.shape[2], run.data.frames)
         total = sum(add.values())
         with DatasetWriter(out, sf.layout, sf.classes.codes, sf.classes.names, max_frames=max_frames,
                            max_persons=sf.shape[1], channels=sf.shape[4], frame=sf.frame, units=sf.units,
@@ -158,7 +156,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
             n_real = len(sf)
             with Progress(total, "rebalance", "seq", enabled=show_progress) as bar:
                 for c, n in sorted(add.items()):
-                    write_generated(w, synthesize(model, state, bank, c, n, cfg, seed + c), c, state,
+                    write_generated(w, synthesize(model, run, bank, c, n, cfg, seed + c), c, run,
                                     sf.classes.codes[c], bar)
             for name, idx in sf.splits.items():
                 extra = np.arange(n_real, n_real + total) if name == split else np.array([], np.int64)
@@ -197,8 +195,8 @@ def checkpoint_for(data, recipe: str, split: str, log=print) -> Path:
     SkeletonFile(data).close()  # a missing or damaged file fails here, before any search or training
     fp = file_fingerprint(data)
     for meta in sorted(Path("runs").glob("*/checkpoint.pt")):
-        state = load_checkpoint(meta)
-        if state["data"]["fingerprint"] == fp and state["epoch"] == state["recipe"]["train"]["epochs"]:
+        ckpt = load_checkpoint(meta)
+        if ckpt.run.data.fingerprint == fp and ckpt.finished:
             log(f"using {meta}, pretrained on this data")
             return meta
     r = load_recipe(recipe)

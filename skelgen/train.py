@@ -19,18 +19,20 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from .augment import augment, decoder_input
-from .checkpoint import check_compatible, file_fingerprint, load_checkpoint, record_latest, save_checkpoint
+from .checkpoint import (Checkpoint, DataInfo, RunInfo, check_compatible, file_fingerprint, load_checkpoint,
+                         record_latest, save_checkpoint)
 from .errors import SkelgenError
 from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
-from .model import ModelConfig, build_model
+from .architectures import build_model
+from .model import ModelConfig
 from .preprocess import prepare_file
 from .progress import Progress
 from .recipe import Recipe, steps_per_epoch
@@ -44,7 +46,7 @@ def load_sequences(path, split: str | None, frames: int):
     idx = sf.indices(split)
     if len(idx) == 0:
         raise SkelgenError(f"{path}: split {split!r} has no samples")
-    x = torch.from_numpy(prepare_file(sf, idx, frames)).permute(0, 2, 1, 3, 4).contiguous()
+    x = torch.from_numpy(prepare_file(sf, idx, frames))
     return x, sf, idx
 
 
@@ -154,6 +156,39 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
 
 def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show_progress: bool,
               stop_after: int | None, record: bool) -> Path:
+    """The stages of ``pretrain``, in order; any check that can fail runs before the first file is written."""
+    world, rank, device = start_processes()
+    out_dir = Path(out_dir)
+    ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
+    bf16 = agree_on_bf16(recipe.train.precision, device, world)  # before any file is written: a bad value leaves nothing
+    if rank == 0:
+        check_run_folder(out_dir, ckpt_path, resume)
+    x, run = load_run_data(recipe, data, out_dir, rank)
+    tc = run.recipe.train
+    torch.manual_seed(tc.seed)
+    model = build_model(run.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
+    start_epoch = resume_from(ckpt_path, run, model, opt, data) if resume else 0
+    if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
+        check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
+    objective = Objective(model)
+    if world > 1:
+        objective = torch.nn.parallel.DistributedDataParallel(objective)
+    if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
+        print(f"pretraining recipe {run.recipe.name} on {data} ({len(x)} sequences) -> {out_dir}", file=sys.stderr)
+    if rank == 0 and not resume and log_path.exists():
+        log_path.unlink()
+    training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress)
+    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+    train_epochs(training, start_epoch, last, ckpt_path, log_path)
+    if rank == 0 and record:
+        record_latest(ckpt_path, data)
+    return ckpt_path
+
+
+def start_processes() -> tuple[int, int, torch.device]:
+    """(world size, rank, device) of this process; under torchrun (WORLD_SIZE > 1) it joins the
+    process group (nccl on GPUs, gloo on CPUs)."""
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device()
     if device.type == "cpu":
@@ -163,99 +198,121 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
-    out_dir, tc = Path(out_dir), recipe.train
-    ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "log.jsonl"
-    bf16 = use_bf16(tc.precision, device)  # before any file is written: a bad value leaves nothing
+    return world, rank, device
+
+
+def agree_on_bf16(precision: str, device: torch.device, world: int) -> bool:
+    """``use_bf16`` for this run, the same on every rank."""
+    bf16 = use_bf16(precision, device)
     if world > 1 and device.type == "cpu":  # each rank measured its own probe: all follow rank 0's
         pick = torch.tensor([int(bf16)])
         dist.broadcast(pick, 0)
         bf16 = bool(pick.item())
-    if rank == 0:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
-        if ckpt_path.exists() and not resume:
-            raise SkelgenError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
-        if resume and not ckpt_path.is_file():
-            raise SkelgenError(f"--resume: no checkpoint in {out_dir} to continue; start it without --resume")
-        check_folder(out_dir)
+    return bf16
 
+
+def check_run_folder(out_dir: Path, ckpt_path: Path, resume: bool):
+    """Refuse an --out that is a file, a run to start over an existing one, or one to resume that is not there."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SkelgenError(f"--out {out_dir} is a file; give a folder for the run")
+    if ckpt_path.exists() and not resume:
+        raise SkelgenError(f"{ckpt_path} exists; pass --resume to continue it or choose another --out")
+    if resume and not ckpt_path.is_file():
+        raise SkelgenError(f"--resume: no checkpoint in {out_dir} to continue; start it without --resume")
+    check_folder(out_dir)
+
+
+def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int) -> tuple[torch.Tensor, RunInfo]:
+    """(the prepared training data x (N, T, M, V, C), the run: the model sized to the data and
+    the recipe fitted to its size). The run folder is made here, once the data has passed its checks."""
     x, sf, _ = load_sequences(data, recipe.data.split, recipe.data.frames)
-    if rank == 0:  # only once the data has passed its checks: bad input leaves no empty run folder
-        make_folder(out_dir)
-    n, t, m, v, c = x.shape
-    recipe = recipe.fitted_to(n)  # train.min_steps: more epochs on a small dataset
-    tc = recipe.train
-    cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
-    torch.manual_seed(tc.seed)
-    model = build_model(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
-    start_epoch, fingerprint = 0, file_fingerprint(data)
-    if resume:
-        state = load_checkpoint(ckpt_path)
-        check_compatible(state, sf.layout, None, m, str(data))
-        if state["data"]["fingerprint"] != fingerprint:  # two runs under one provenance
-            raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
-                               f"started with, or choose another --out")
-        changed = _differences(state["recipe"], recipe)  # e.g. epochs: another schedule
-        if changed:
-            raise SkelgenError(f"{ckpt_path} was started with another recipe ({changed}); "
-                               f"resume with the recipe it started with, or choose another --out")
-        if state["model_config"] != asdict(cfg):  # load_state_dict would fail on mismatched weights
-            raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
-                               f"with the recipe and data it started with, or choose another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"]
-    if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
-        check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
-    objective = Objective(model)
-    if world > 1:
-        objective = torch.nn.parallel.DistributedDataParallel(objective)
-    per_rank = max(tc.batch_size // world, 1)
+    with sf:
+        if rank == 0:  # only once the data has passed its checks: bad input leaves no empty run folder
+            make_folder(out_dir)
+        n, t, m, v, c = x.shape
+        recipe = recipe.fitted_to(n)  # train.min_steps: more epochs on a small dataset
+        cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
+        run = RunInfo(cfg, DataInfo(str(Path(data).resolve()), file_fingerprint(data), recipe.data.split, t, m,
+                                    sf.frame == "normalized", sf.layout), sf.classes, recipe)
+    return x, run
+
+
+def resume_from(ckpt_path: Path, run: RunInfo, model, opt, data) -> int:
+    """Load the weights and optimizer state of the run's checkpoint into ``model`` and ``opt``;
+    returns the epochs it holds. Refuses a checkpoint of other data, recipe or model."""
+    saved = load_checkpoint(ckpt_path)
+    check_compatible(saved.run, run.layout, None, run.data.persons, str(data))
+    if saved.run.data.fingerprint != run.data.fingerprint:  # two runs under one provenance
+        raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
+                           f"started with, or choose another --out")
+    changed = saved.run.recipe_changes(run.recipe)  # e.g. epochs: another schedule
+    if changed:
+        raise SkelgenError(f"{ckpt_path} was started with another recipe ({changed}); "
+                           f"resume with the recipe it started with, or choose another --out")
+    if saved.run.model != run.model:  # load_state_dict would fail on mismatched weights
+        raise SkelgenError(f"{ckpt_path} was trained with another model (recipe or data shape); resume "
+                           f"with the recipe and data it started with, or choose another --out")
+    if saved.optimizer is None:
+        raise SkelgenError(f"{ckpt_path} holds no optimizer state to resume from; choose another --out")
+    model.load_state_dict(saved.weights)
+    opt.load_state_dict(saved.optimizer)
+    return saved.epoch
+
+
+@dataclass
+class Training:
+    """What the epochs of one pretraining run share, built by ``pretrain``'s stages."""
+    run: RunInfo
+    x: torch.Tensor           # (N, T, M, V, C), the prepared training data
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    objective: torch.nn.Module  # the model's loss, wrapped in DistributedDataParallel under torchrun
+    device: torch.device
+    bf16: bool
+    world: int
+    rank: int
+    show_progress: bool
+
+
+def train_epoch(t: Training, epoch: int) -> dict:
+    """One pass over the data; returns its log row."""
+    tc, n, world, rank = t.run.recipe.train, len(t.x), t.world, t.rank
     steps = steps_per_epoch(n, tc.batch_size)  # global batches: every step sees batch_size (or all n)
-    meta = {"recipe": recipe.to_dict(), "model_config": asdict(cfg), "layout": sf.layout.to_dict(),
-            "classes": {"codes": list(sf.classes.codes), "names": list(sf.classes.names)},
-            "data": {"path": str(Path(data).resolve()), "fingerprint": fingerprint,
-                     "split": recipe.data.split, "frames": t, "persons": m,
-                     "normalized": sf.frame == "normalized"}}
-    sf.close()
-    if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
-        print(f"pretraining recipe {recipe.name} on {data} ({n} sequences) -> {out_dir}", file=sys.stderr)
-    if rank == 0 and not resume and log_path.exists():
-        log_path.unlink()
+    per_rank = max(tc.batch_size // world, 1)
+    gen = epoch_generator(tc.seed, epoch)
+    torch.manual_seed(tc.seed + epoch)  # dropout
+    order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
+    aug_gen = epoch_generator(tc.seed, epoch, rank + 1)
+    t.objective.train()
+    total, t0 = 0.0, time.perf_counter()
+    with Progress(steps * tc.batch_size, f"epoch {epoch + 1}/{tc.epochs}", "samples",
+                  enabled=t.show_progress and rank == 0) as bar:
+        for s in range(steps):
+            lr = lr_at(epoch * steps + s, steps, tc)
+            for group in t.opt.param_groups:
+                group["lr"] = lr
+            batch = order[s * tc.batch_size: (s + 1) * tc.batch_size][rank::world][:per_rank]
+            loss = train_step(t.objective, t.x[batch], aug_gen, t.run.recipe.augment, t.bf16, t.device)
+            if not torch.isfinite(loss):
+                raise SkelgenError(f"loss became {loss.item()} at epoch {epoch + 1}; "
+                                   f"lower train.lr or use train.precision=fp32")
+            t.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            t.opt.step()
+            total += loss.item()
+            bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
+    return {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
+            "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": t.bf16}
 
-    def train_epoch(epoch: int) -> dict:
-        """One pass over the data; returns its log row."""
-        gen = epoch_generator(tc.seed, epoch)
-        torch.manual_seed(tc.seed + epoch)  # dropout
-        order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
-        aug_gen = epoch_generator(tc.seed, epoch, rank + 1)
-        objective.train()
-        total, t0 = 0.0, time.perf_counter()
-        with Progress(steps * tc.batch_size, f"epoch {epoch + 1}/{tc.epochs}", "samples",
-                      enabled=show_progress and rank == 0) as bar:
-            for s in range(steps):
-                lr = lr_at(epoch * steps + s, steps, tc)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                batch = order[s * tc.batch_size: (s + 1) * tc.batch_size][rank::world][:per_rank]
-                loss = train_step(objective, x[batch], aug_gen, recipe.augment, bf16, device)
-                if not torch.isfinite(loss):
-                    raise SkelgenError(f"loss became {loss.item()} at epoch {epoch + 1}; "
-                                       f"lower train.lr or use train.precision=fp32")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item()
-                bar.update(tc.batch_size, loss=total / (s + 1), lr=lr)
-        return {"epoch": epoch + 1, "loss": total / steps, "lr": lr,
-                "samples_per_s": steps * tc.batch_size / (time.perf_counter() - t0), "bf16": bf16}
 
-    last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
+def train_epochs(t: Training, start_epoch: int, last: int, ckpt_path: Path, log_path: Path):
+    """Epochs ``start_epoch`` to ``last``, with checkpoints (by time, ``train.save_every``, the
+    last epoch) and their log rows; an interrupt saves the last completed epoch, then re-raises."""
+    tc = t.run.recipe.train
 
     def write(state: dict, rows: list[dict]):
-        if rank == 0:
-            save_checkpoint({**meta, **state}, ckpt_path)
+        if t.rank == 0:
+            save_checkpoint(Checkpoint(t.run, **state), ckpt_path)
             with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
                 f.write("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -265,35 +322,20 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     with stoppable():  # SIGTERM too raises KeyboardInterrupt, here as under the CLI
         try:
             for epoch in range(start_epoch, last):
-                rows.append(train_epoch(epoch))
-                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1}
+                rows.append(train_epoch(t, epoch))
+                state = {"weights": t.model.state_dict(), "optimizer": t.opt.state_dict(), "epoch": epoch + 1}
                 if (epoch + 1 == last or (tc.save_every and (epoch + 1) % tc.save_every == 0)
                         or clock() - saved_at >= 60 * tc.save_minutes):
                     write(state, rows)
                     rows, unsaved, saved_at = [], None, clock()
-                elif rank == 0:  # state_dict() holds the live tensors: copy them
+                elif t.rank == 0:  # state_dict() holds the live tensors: copy them
                     unsaved = copy.deepcopy(state), list(rows)
         except KeyboardInterrupt:
             if unsaved is not None:
                 write(*unsaved)
-                if show_progress:
+                if t.show_progress:
                     print(f"saved epoch {unsaved[0]['epoch']} to {ckpt_path}", file=sys.stderr)
             raise
-    if rank == 0 and record:
-        record_latest(ckpt_path, data)
-    return ckpt_path
-
-
-SAVING_KEYS = {("train", "save_every"), ("train", "save_minutes")}  # when to save: never the weights
-
-
-def _differences(saved: dict, recipe: Recipe) -> str:
-    """The recipe keys that would change the weights and differ, as "train.epochs 1 -> 3"; a key
-    the saved recipe lacks (added to skelgen since) counts as its current value."""
-    now = recipe.to_dict()
-    return ", ".join(f"{t}.{k} {saved[t][k]!r} -> {v!r}" for t in ("model", "data", "augment", "train")
-                     for k, v in now[t].items()
-                     if (t, k) not in SAVING_KEYS and k in saved.get(t, {}) and saved[t][k] != v)
 
 
 def read_log(run: str | Path) -> list[dict]:

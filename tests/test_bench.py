@@ -13,7 +13,9 @@ from skelgen.bench.classifier import ClassifierConfig, features, predict, train_
 from skelgen.bench.gcn import layout_graph
 from skelgen.bench.quality import RealSets, class_schedule, frechet_distance, metrics, quality_report
 from skelgen.bench.methods import generator_checkpoint
-from skelgen.bench.run import GeneratorConfig, load_bench_recipe, load_split, run_benchmark, torch_threads
+from skelgen.bench.run import GeneratorConfig, load_bench_recipe, run_benchmark
+from skelgen.preprocess import load_split
+from skelgen.runtime import torch_threads
 from skelgen.bench.scenarios import (fewshot_counts, longtail_counts, lowdata_counts, make_scenario,
                                      validation_split)
 from skelgen.demo import write_demo
@@ -257,7 +259,7 @@ def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
 def test_recipe_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[benchmark]\nseeds = [0]\nepochs = 3\n")
-    with pytest.raises(SkelgenError, match="unknown key 'epochs'"):
+    with pytest.raises(SkelgenError, match="unknown benchmark recipe key 'benchmark.epochs'"):
         load_bench_recipe(str(bad))
     bad.write_text("[benchmark]\nseeds = ['a']\n")
     with pytest.raises(SkelgenError, match="seeds takes"):

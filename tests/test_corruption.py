@@ -50,7 +50,7 @@ def test_training_and_reconstruct_build_the_same_decoder_input():
     x = torch.randn(4, T, M, V, 3)
     aug = AugmentConfig(joint_mask_mode="each")
     a, mask_a = decoder_input(x, torch.Generator().manual_seed(5), aug)
-    b, mask_b = for_figure(x, vars(aug), seed=5)
+    b, mask_b = for_figure(x, aug, seed=5)
     assert torch.equal(a, b) and torch.equal(mask_a, mask_b)
 
 

@@ -12,15 +12,15 @@ from skelgen.cli import main
 from skelgen.evaluate import evaluate_checkpoint, model_inputs, report, write_embeddings
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
 from skelgen.layouts import KINECT20, NTU25, joint_map
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
 
 CHANCE = 1 / 8  # the demo data's 8 classes
 PROBE = {"epochs": 100, "lr": 1e-2}  # the paper's 30 epochs at 1e-4 are 30 steps on 96 samples
 
 
-def scores(model, state, path, protocol="both"):
+def scores(model, run, path, protocol="both"):
     with SkeletonFile(path) as sf:
-        return evaluate_checkpoint(model, state, sf, protocol, probe=PROBE)
+        return evaluate_checkpoint(model, run, sf, protocol, probe=PROBE)
 
 
 def test_both_protocols_beat_chance_and_random_weights(trained, demo_file):
@@ -30,7 +30,7 @@ def test_both_protocols_beat_chance_and_random_weights(trained, demo_file):
         assert result[protocol]["top1"] >= 4 * CHANCE, protocol
         assert len(result[protocol]["per_class"]) == 8
     torch.manual_seed(0)
-    untrained = build_model(ModelConfig(**state["model_config"])).eval()
+    untrained = build_model(state.model).eval()
     assert scores(untrained, state, demo_file, "knn")["knn_cosine"]["top1"] < result["knn_cosine"]["top1"]
 
 

@@ -121,7 +121,7 @@ def test_rebalance_without_checkpoint_pretrains_once_then_reuses(tmp_path, demo_
 
 def test_shift_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_output(trained, demo_file):
     from skelgen.bench.methods import Generator
-    from skelgen.bench.run import load_split
+    from skelgen.preprocess import load_split
     from skelgen.novelty import nearest
     with SkeletonFile(demo_file) as sf:
         x, y, ids = load_split(sf, "train", 16)
@@ -148,7 +148,7 @@ def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path,
 
 def test_a_class_with_one_sequence_borrows_variation_from_the_others(trained, demo_file):
     from skelgen.bench.methods import Generator
-    from skelgen.bench.run import load_split
+    from skelgen.preprocess import load_split
     with SkeletonFile(demo_file) as sf:
         x, y, ids = load_split(sf, "train", 16)
     keep = np.flatnonzero((y != 2) | (np.arange(len(y)) == np.flatnonzero(y == 2)[0]))  # class 2: one sequence

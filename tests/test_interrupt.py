@@ -91,7 +91,7 @@ def test_killed_synth_leaves_no_output(inputs, sig):
 def resume(args: list[str], data):
     result = CliRunner().invoke(main, args + ["--resume"])
     assert result.exit_code == 0, result.output
-    assert load_checkpoint("run/checkpoint.pt")["epoch"] == EPOCHS
+    assert load_checkpoint("run/checkpoint.pt").epoch == EPOCHS
     assert [row["epoch"] for row in read_log("run")] == list(range(1, EPOCHS + 1))  # no repeats
 
 
@@ -105,7 +105,7 @@ def test_killed_pretrain_resumes(inputs):
     log = Path("run/log.jsonl")
     wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, proc)  # 2 checkpoints done
     interrupt(proc, signal.SIGKILL)
-    epoch = load_checkpoint("run/checkpoint.pt")["epoch"]  # the last complete checkpoint loads
+    epoch = load_checkpoint("run/checkpoint.pt").epoch  # the last complete checkpoint loads
     assert 2 <= epoch < EPOCHS
     resume(args, data)
     assert sha256(data) == given
@@ -121,7 +121,7 @@ def test_interrupted_pretrain_saves_and_resumes(inputs, sig):
     wait_for(lambda: f"epoch 3/{EPOCHS} [" in stderr(), proc)  # 2 epochs done, none saved
     assert not Path("run/checkpoint.pt").exists()
     interrupt(proc, sig)
-    epoch = load_checkpoint("run/checkpoint.pt")["epoch"]
+    epoch = load_checkpoint("run/checkpoint.pt").epoch
     assert 2 <= epoch < EPOCHS and f"saved epoch {epoch} to run/checkpoint.pt" in stderr()
     assert [row["epoch"] for row in read_log("run")] == list(range(1, epoch + 1))
     resume(args, data)

@@ -6,7 +6,8 @@ import torch
 
 from skelgen.errors import SkelgenError
 from skelgen.mae import MAEBaseline, visible_frames
-from skelgen.model import ModelConfig, build_model
+from skelgen.architectures import build_model
+from skelgen.model import ModelConfig
 
 B, T, M, V, C = 4, 12, 1, 5, 3
 
@@ -54,7 +55,7 @@ def test_shapes_and_decode_refuses():
     model = tiny()
     x, x_dec, mask = batch()
     assert model.encode(x.flatten(2)).shape == (B, 32)
-    assert model.reconstruct(x_dec, mask).shape == x.shape
+    assert model.reconstruct(x, x_dec, mask).shape == x.shape
     enc, order, count = model.encode_visible(x_dec.flatten(2), visible_frames(mask, B, T))
     assert enc.shape == (B, 1 + 12, 32) and count.tolist() == [9, 12, 4, 0]
     assert (order[0, :9] == torch.tensor([0, 3, 4, 6, 7, 8, 9, 10, 11])).all()  # visible, in time order
@@ -73,13 +74,13 @@ def test_encoder_never_sees_masked_frames():
     poisoned[frame] = 1e3 * torch.randn(int(frame.sum()), M, V, C)
     with torch.no_grad():
         a, b = model.forward_loss(x, x_dec, mask), model.forward_loss(x, poisoned, mask)
-        ra, rb = model.reconstruct(x_dec, mask), model.reconstruct(poisoned, mask)
+        ra, rb = model.reconstruct(x, x_dec, mask), model.reconstruct(x, poisoned, mask)
     assert torch.equal(a, b) and torch.equal(ra, rb)
     # ... while a visible frame does matter (the check above is not vacuous)
     changed = x_dec.clone()
     changed[0, 0] += 1.0
     with torch.no_grad():
-        assert not torch.allclose(model.reconstruct(changed, mask)[0], ra[0])
+        assert not torch.allclose(model.reconstruct(x, changed, mask)[0], ra[0])
 
 
 def test_batched_equals_one_by_one():
@@ -88,9 +89,9 @@ def test_batched_equals_one_by_one():
     x, x_dec, mask = batch()
     lengths = torch.tensor([T, 10, 7, T])
     with torch.no_grad():
-        together = model.reconstruct(x_dec, mask, lengths)
+        together = model.reconstruct(x, x_dec, mask, lengths)
         for i in range(B):
-            alone = model.reconstruct(x_dec[i: i + 1], mask[i: i + 1], lengths[i: i + 1])
+            alone = model.reconstruct(x[i: i + 1], x_dec[i: i + 1], mask[i: i + 1], lengths[i: i + 1])
             torch.testing.assert_close(together[i, : lengths[i]], alone[0, : lengths[i]], atol=1e-5, rtol=1e-4)
 
 
@@ -155,7 +156,7 @@ def test_build_model_and_pretrain_one_epoch(runs):
     rows = read_log(runs["mae"].parent)
     assert len(rows) == 1 and np.isfinite(rows[0]["loss"])
     model, state = load_model(runs["mae"])
-    assert isinstance(model, MAEBaseline) and state["model_config"]["arch"] == "mae"
+    assert isinstance(model, MAEBaseline) and state.model.arch == "mae"
     assert embed(model, torch.randn(3, 16, 1, 25, 3)).shape == (3, 32)
 
 

@@ -51,7 +51,7 @@ def test_padding_is_masked_out_of_attention():
     other = x.clone()
     other[:, 8:] = 100.0  # padded frames may hold anything
     torch.testing.assert_close(m.encode(x, lengths), m.encode(other, lengths))
-    torch.testing.assert_close(m(x, x, lengths)[:, :8], m(other, other, lengths)[:, :8])
+    torch.testing.assert_close(m(x, x, lengths=lengths)[:, :8], m(other, other, lengths=lengths)[:, :8])
 
 
 def test_loss_counts_only_masked_and_unpadded_positions():

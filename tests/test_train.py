@@ -49,27 +49,27 @@ def test_checkpoint_log_and_exact_resume(tmp_path, demo_file):
     r = tiny_recipe(epochs=3, **{"model.dropout": 0.1})
     full = pretrain(r, str(demo_file), tmp_path / "full", show_progress=False)
     part = pretrain(r, str(demo_file), tmp_path / "part", show_progress=False, stop_after=1)
-    assert load_checkpoint(part)["epoch"] == 1
+    assert load_checkpoint(part).epoch == 1
     with pytest.raises(SkelgenError, match="--resume"):
         pretrain(r, str(demo_file), tmp_path / "part", show_progress=False)
     resumed = pretrain(r, str(demo_file), tmp_path / "part", resume=True, show_progress=False)
     a, b = load_checkpoint(full), load_checkpoint(resumed)
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
+    for k in a.weights:
+        assert torch.equal(a.weights[k], b.weights[k]), k
     rows = read_log(tmp_path / "part")
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     assert {"loss", "lr", "samples_per_s"} <= set(rows[0])
-    state = load_checkpoint(full)
-    assert state["layout"]["name"] == "ntu25" and len(state["classes"]["codes"]) == 8
-    assert state["recipe"]["train"]["epochs"] == 3 and len(state["data"]["fingerprint"]) == 16
+    run = load_checkpoint(full).run
+    assert run.layout.name == "ntu25" and len(run.classes.codes) == 8
+    assert run.recipe.train.epochs == 3 and len(run.data.fingerprint) == 16
 
 
 def saved_epochs(monkeypatch) -> list[int]:
     """The epochs of the checkpoints pretrain writes from now on."""
     import skelgen.train as train_module
     saved, save = [], train_module.save_checkpoint
-    monkeypatch.setattr(train_module, "save_checkpoint", lambda state, path: (saved.append(state["epoch"]),
-                                                                                save(state, path)))
+    monkeypatch.setattr(train_module, "save_checkpoint", lambda ckpt, path: (saved.append(ckpt.epoch),
+                                                                               save(ckpt, path)))
     return saved
 
 
@@ -77,7 +77,7 @@ def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_f
     saved = saved_epochs(monkeypatch)
     ckpt = pretrain(tiny_recipe(epochs=5, **{"train.save_every": 2}), str(demo_file), tmp_path / "run",
                     show_progress=False)
-    assert saved == [2, 4, 5] and load_checkpoint(ckpt)["epoch"] == 5  # the last epoch always saves
+    assert saved == [2, 4, 5] and load_checkpoint(ckpt).epoch == 5  # the last epoch always saves
     assert [row["epoch"] for row in read_log(tmp_path / "run")] == [1, 2, 3, 4, 5]
     with pytest.raises(SkelgenError, match="train.save_every must be a number >= 0, not -1"):
         pretrain(tiny_recipe(**{"train.save_every": -1}), str(demo_file), tmp_path / "bad", show_progress=False)
@@ -133,7 +133,7 @@ def test_interrupt_saves_last_completed_epoch_and_resumes_exactly(tmp_path, demo
     assert [row["epoch"] for row in read_log(tmp_path / "part")] == [1, 2]
     monkeypatch.setattr(train_module, "train_step", step)
     resumed = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "part", resume=True, show_progress=False))
-    assert all(torch.equal(full["model"][k], resumed["model"][k]) for k in full["model"])
+    assert all(torch.equal(full.weights[k], resumed.weights[k]) for k in full.weights)
     assert [row["epoch"] for row in read_log(tmp_path / "part")] == [1, 2, 3, 4]
 
 
@@ -175,7 +175,7 @@ def test_training_is_deterministic(tmp_path, demo_file):
     r = tiny_recipe(epochs=1)
     a = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "a", show_progress=False))
     b = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "b", show_progress=False))
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
 
 
 def test_two_process_gloo_ddp(tmp_path, demo_file):
@@ -191,8 +191,7 @@ def test_two_process_gloo_ddp(tmp_path, demo_file):
     (tmp_path / "job.py").write_text(script)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
-    state = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
-    assert state["epoch"] == 1
+    assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt").epoch == 1
     assert len((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()) == 1  # rank 0 only
 
 
@@ -206,7 +205,7 @@ def test_min_steps_fits_the_epochs_to_a_small_dataset(tmp_path, demo_file):
     fitted = r.fitted_to(96)  # 96 training sequences < one batch: one step an epoch
     assert (fitted.train.epochs, fitted.train.warmup_epochs) == (5, 2) and r.train.epochs == 2
     ckpt = pretrain(r, str(demo_file), tmp_path / "run", show_progress=False, record=False)
-    state = load_checkpoint(ckpt)
-    assert state["epoch"] == 5 and state["recipe"]["train"]["epochs"] == 5
+    saved = load_checkpoint(ckpt)
+    assert saved.epoch == 5 and saved.run.recipe.train.epochs == 5
     assert len(read_log(tmp_path / "run")) == 5
     assert isinstance(Recipe().fitted_to(1), Recipe)

@@ -33,11 +33,10 @@ import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 
 from ..augment import classic_augment
-from ..checkpoint import load_checkpoint, load_model
+from ..checkpoint import load_checkpoint, load_generator
 from ..errors import SkelgenError
-from ..generate import STRATEGIES, GenerationConfig, make_bank, synthesize
+from ..generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
 from ..io.dataset import DatasetWriter
-from ..layouts import Layout
 from ..recipe import load_recipe
 from ..train import pretrain
 from .classifier import probabilities
@@ -111,13 +110,11 @@ class Generator:
         if candidates < 1 or (candidates > 1 and critic is None):
             raise SkelgenError(f"candidates must be >= 1 (got {candidates}), and above 1 needs a critic")
         self.critic, self.candidates = critic, candidates
-        self.model, self.state = load_model(checkpoint)
-        if x.shape[1] != self.state["data"]["frames"]:
-            raise SkelgenError(f"the generator was pretrained on {self.state['data']['frames']} frames, "
+        self.model, self.run = load_generator(checkpoint)
+        if x.shape[1] != self.run.data.frames:
+            raise SkelgenError(f"the generator was pretrained on {self.run.data.frames} frames, "
                                f"the benchmark prepares {x.shape[1]}")
-        layout = Layout.from_dict(self.state["layout"])
-        raw = list(np.asarray(x).transpose(0, 2, 1, 3, 4))  # each (M, T, V, C)
-        self.bank = make_bank(self.model, self.state, raw, y, np.asarray(ids).astype(str), layout, normalized=True)
+        self.bank = bank_from_inputs(self.model, x, y, np.asarray(ids).astype(str))
         self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
         self.seen = frozenset(np.asarray(ids).astype(str).tolist())
         self.x, self.y = x, np.asarray(y)  # the real sequences it conditions on
@@ -127,8 +124,8 @@ class Generator:
         cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
                                temperature=self.temperature, novelty=self.novelty, length="model")
         made = n * self.candidates
-        xs = [s for batch, _ in synthesize(self.model, self.state, self.bank, c, made, cfg, seed) for s in batch]
-        x = np.stack(xs).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
+        xs = [s for batch, _ in synthesize(self.model, self.run, self.bank, c, made, cfg, seed) for s in batch]
+        x = np.stack(xs)  # (n, T, M, V, C)
         if self.candidates == 1:
             return x
         p = probabilities(self.critic, x)[:, c]
@@ -169,7 +166,7 @@ def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True
                   meta["layout"].to_dict(), meta["codes"])
     folder = Path(cache_dir) / f"{key}-{recipe_digest(recipe)}"
     ckpt = folder / "checkpoint.pt"
-    if ckpt.is_file() and load_checkpoint(ckpt)["epoch"] == recipe.train.epochs:
+    if ckpt.is_file() and load_checkpoint(ckpt).epoch == recipe.train.epochs:
         return ckpt, True
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "train.h5").is_file():

@@ -31,6 +31,7 @@ from ..errors import SkelgenError
 from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
+from ..runtime import torch_threads
 from ..novelty import novelty
 from .classifier import ClassifierConfig, features, predict, train_classifier
 
@@ -162,7 +163,6 @@ def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *
     the evaluator with ``train_split``, FID against ``test_split``). With ``out`` (a folder) also
     writes quality.json and quality.md there. ``threads``: torch CPU threads (0: unchanged).
     Returns {"rows": {row: summary}, ...}."""
-    from .run import torch_threads
     with torch_threads(threads):
         return _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs,
                                noise_scale, temperature, novelty, show_progress)
@@ -173,12 +173,12 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     from ..checkpoint import check_compatible, load_checkpoint
     from ..io.dataset import SkeletonFile
     from .methods import Generator
-    from .run import load_split
+    from ..preprocess import load_split
     if out is not None:
         check_folder(out)  # before the work, not after
-    state = load_checkpoint(checkpoint)
+    run = load_checkpoint(checkpoint).run
     with SkeletonFile(data) as sf:
-        check_compatible(state, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+        check_compatible(run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
         k = len(sf.classes)
         for split in (train_split, test_split):  # before training the evaluator, not after
             missing = sorted(set(range(k)) - set(sf.labels[sf.indices(split)].tolist()))
@@ -186,8 +186,8 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
                 raise SkelgenError(f"{data}: split {split!r} has no samples of class "
                                    f"{sf.classes.label(missing[0])}; the protocol needs every class, "
                                    f"so use data with samples of each class in both splits")
-        x_tr, y_tr, ids_tr = load_split(sf, train_split, state["data"]["frames"])
-        x_te, y_te, _ = load_split(sf, test_split, state["data"]["frames"])
+        x_tr, y_tr, ids_tr = load_split(sf, train_split, run.data.frames)
+        x_te, y_te, _ = load_split(sf, test_split, run.data.frames)
     evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
     generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature, novelty=novelty)
     rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)

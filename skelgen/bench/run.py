@@ -3,8 +3,8 @@ seeds x classifiers -> a results folder (results.json, results.md, ids.json, PNG
 
 A benchmark recipe (recipes/bench-*.toml) has four tables, 1:1 with the dataclasses below:
 [benchmark] data and protocol, [classifier] -> ClassifierConfig, [generator] the pretraining
-recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; unknown keys
-are errors. Each scenario's generator is pretrained on that scenario's training sequences only
+recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; it is read
+as a pretraining recipe is (recipe.Tables), so unknown keys are errors. Each scenario's generator is pretrained on that scenario's training sequences only
 (written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
 hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it. Every
 finished cell (scenario, method, seed, classifier) is cached too, in ``<cache_dir>/cells/``, under
@@ -19,12 +19,10 @@ oracle draws only on sequences the scenario removed. The test split is only ever
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import sys
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +32,10 @@ from ..errors import SkelgenError, check_range
 from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder
 from ..io.dataset import SkeletonFile
-from ..preprocess import prepare_file
+from ..preprocess import load_split
 from ..progress import Progress
-from ..recipe import read_recipe_file
+from ..runtime import torch_threads
+from ..recipe import Tables
 from . import methods as M
 from .classifier import TRAINING, ClassifierConfig, check_kind, predict, score, train_classifier
 from .quality import rate, train_evaluator
@@ -99,43 +98,22 @@ class QualityConfig:
 
 
 @dataclass
-class BenchRecipe:
+class BenchRecipe(Tables):
+    """A benchmark recipe: [benchmark], [classifier], [generator], [quality]; read like a
+    pretraining recipe (recipe.Tables)."""
     name: str = "custom"
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _fill(section, values: dict, where: str):
-    """Set a dataclass's fields from a TOML table, type-checked (lists element by element)."""
-    hints = typing.get_type_hints(type(section))
-    for key, value in values.items():
-        if key not in hints:
-            raise SkelgenError(f"{where}: unknown key {key!r}; known: {', '.join(hints)}")
-        want = hints[key]
-        inner = typing.get_args(want)[0] if typing.get_origin(want) is list else None
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        ok = (isinstance(value, list) and all(type(v) is inner for v in value)) if inner else type(value) is want
-        if not ok:
-            raise SkelgenError(f"{where}.{key} takes a {getattr(want, '__name__', want)}, got {value!r}")
-        setattr(section, key, value)
+    KIND = "benchmark recipe"
+    PATTERN = "bench-*.toml"
 
 
-def load_bench_recipe(name_or_path: str) -> BenchRecipe:
-    """A benchmark recipe from ``recipes/NAME.toml`` or a path; checks scenario and method names."""
-    path, d = read_recipe_file(name_or_path, "benchmark recipe", "bench-*.toml")
-    r = BenchRecipe(name=str(d.pop("name", path.stem)))
-    for table, values in d.items():
-        if table not in ("benchmark", "classifier", "generator", "quality") or not isinstance(values, dict):
-            raise SkelgenError(f"{path}: unknown table [{table}]; known: benchmark, classifier, generator, quality")
-        _fill(getattr(r, table), values, f"{path.name} [{table}]")
-    for table in ("benchmark", "classifier", "generator", "quality"):  # ranges, once every key is set
-        getattr(r, table).__post_init__()
+def load_bench_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> BenchRecipe:
+    """A benchmark recipe from ``recipes/NAME.toml`` or a path, with ``key=value`` overrides
+    applied; checks scenario, method and classifier names."""
+    r = BenchRecipe.load(name_or_path, overrides)
     for name in r.benchmark.scenarios:
         make_scenario(name, np.arange(2), 2)  # parses the name
     for name in r.benchmark.methods:
@@ -143,23 +121,14 @@ def load_bench_recipe(name_or_path: str) -> BenchRecipe:
     for kind in classifier_kinds(r):
         check_kind(kind)
     if r.generator.candidates < 1:
-        raise SkelgenError(f"{path}: generator.candidates must be at least 1, not {r.generator.candidates}")
+        raise SkelgenError(f"{r.name}: generator.candidates must be at least 1, not {r.generator.candidates}")
     if not r.benchmark.seeds or not r.benchmark.scenarios or "none" not in r.benchmark.methods:
-        raise SkelgenError(f"{path}: needs seeds, scenarios and the method 'none' (the reference)")
+        raise SkelgenError(f"{r.name}: needs seeds, scenarios and the method 'none' (the reference)")
     return r
 
 
 def classifier_kinds(r: BenchRecipe) -> list[str]:
     return list(r.benchmark.classifiers) or [r.classifier.kind]
-
-
-def load_split(sf: SkeletonFile, split: str, frames: int):
-    """(x (n, T, M, V, C) normalized and resampled, labels (n,), ids (n,)) of one split."""
-    idx = sf.indices(split)
-    if len(idx) == 0:
-        raise SkelgenError(f"{sf.path}: split {split!r} is empty")
-    x = prepare_file(sf, idx, frames).transpose(0, 2, 1, 3, 4)  # (n, M, T, V, C) -> (n, T, M, V, C)
-    return np.ascontiguousarray(x), sf.labels[idx], np.array(sf.ids, dtype=str)[idx]
 
 
 def demo_data(b: BenchmarkConfig) -> Path:
@@ -179,18 +148,6 @@ def run_benchmark(recipe: str | BenchRecipe = "bench-demo", out_dir="runs/benchm
     check_folder(out_dir)  # before hours of work, not after
     with torch_threads(r.benchmark.threads):
         return _run(r, Path(out_dir), data, show_progress)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run a block with ``n`` torch CPU threads (0: unchanged), restoring the setting after."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(n or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:

@@ -207,7 +207,7 @@ class _Trainer:
 def _pair(cfg: SpeedConfig, size: str, bf16: bool) -> dict[str, _Trainer]:
     """skelgen's pretraining step and the plain reference's at ``size``, same data."""
     from .reference import ReferenceTAHAR, reference_loss
-    from ..model import build_model
+    from ..architectures import build_model
     from ..recipe import AugmentConfig
     from ..train import Objective, train_step
     mc, aug, cpu, batch = cfg.model_config(size), AugmentConfig(), torch.device("cpu"), cfg.train_batch(size)
@@ -310,10 +310,12 @@ def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dic
     """synthesize() at the paper's size with random weights (speed does not depend on them),
     conditioned on a bank of random [CLS] embeddings and model inputs whose sources have varied
     lengths, so the outputs are resampled as in a real run (default strategy, as synth uses)."""
+    from ..architectures import build_model
+    from ..checkpoint import DataInfo, RunInfo
     from ..generate import ClassBank, GenerationConfig, synthesize
+    from ..io.dataset import ClassList
     from ..layouts import NTU25
-    from ..model import build_model
-    from ..recipe import AugmentConfig
+    from ..recipe import Recipe
     mc = cfg.model_config()
     torch.manual_seed(0)
     model = _TimedDecoder(build_model(mc).eval())
@@ -321,14 +323,13 @@ def generation(cfg: SpeedConfig, peaks: dict, show_progress: bool = True) -> dic
     bank = ClassBank(rng.standard_normal((64, mc.dim)).astype(np.float32), np.zeros(64, int),
                      np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64),
                      inputs=0.3 * rng.standard_normal((64, cfg.frames, mc.in_dim)).astype(np.float32))
-    state = {"data": {"frames": cfg.frames, "persons": 1}, "model_config": {"in_dim": mc.in_dim},
-             "layout": {"joints": list(NTU25.joints)}, "recipe": {"augment": asdict(AugmentConfig())}}
-    for _ in synthesize(model, state, bank, 0, 2, GenerationConfig(batch_size=2), seed=0):
+    run = RunInfo(mc, DataInfo("", "", "train", cfg.frames, 1, True, NTU25), ClassList(("A",), ("a",)), Recipe())
+    for _ in synthesize(model, run, bank, 0, 2, GenerationConfig(batch_size=2), seed=0):
         pass  # warm-up
     model.seconds, model.decoded, n, done = 0.0, 0, cfg.gen_batch * cfg.gen_batches, 0
     t = time.perf_counter()
     with Progress(n, "generation", "seq", enabled=show_progress) as bar:
-        for xs, _ in synthesize(model, state, bank, 0, n, GenerationConfig(batch_size=cfg.gen_batch), seed=0):
+        for xs, _ in synthesize(model, run, bank, 0, n, GenerationConfig(batch_size=cfg.gen_batch), seed=0):
             done += len(xs)
             bar.update(len(xs))
     total = time.perf_counter() - t
