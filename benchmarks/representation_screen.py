@@ -1,0 +1,137 @@
+"""Screen ideas for a better [CLS] (issue 19) at the benchmark generator's size, before any of
+them becomes a recipe key: a TAHAR at D = 128, 4 heads, 2 + 2 blocks, batch 64, a fixed number of
+optimizer steps (peak lr 2e-3, 4 % warmup, cosine), every decoder input fully masked (the
+``skelgen-nw-ucla`` setting), pretrained on the ``train`` split without labels, then scored by
+1-NN (cosine) on [CLS]:
+    val:  fitted on ``val_train``, scored on ``val_test`` (NW-UCLA view 1 -> view 2): to choose;
+    test: fitted on ``train``, scored on ``test``: reported, never used to choose.
+``--raw`` scores the prepared skeletons themselves (flattened), the floor a [CLS] should beat.
+
+Ideas (each off by default):
+    --rot R --scale S   the encoder sees a rotated (up to R rad about each axis), scaled copy
+    --crop C            ... and a random temporal crop of C..1 of the frames, resampled, drawn
+                        anew at every step (pyskl's UniformSample spirit)
+    --target clean      the decoder rebuilds the clean sequence, not the augmented one the
+                        encoder saw (so [CLS] must undo the augmentation: implicit invariance)
+    --agree W           plus W x (1 - cosine) between the batch-centred [CLS] of two augmented
+                        views of each sequence (a view-agreement term)
+    --streams jbm       the encoder and decoder inputs carry joints, bones (joint minus parent)
+                        and motion (frame differences); the output stays joints
+
+    python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --raw
+    python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name base
+    python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name crop --crop 0.7
+
+One JSON row per run on stdout (and appended to ``--results``).
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from skelgen.augment import augment, temporal_crop
+from skelgen.evaluate import knn_predict
+from skelgen.io.dataset import SkeletonFile
+from skelgen.model import TAHAR, ModelConfig, init_linear, reconstruction_loss
+from skelgen.preprocess import prepare_file
+
+
+def one_nn(train_x, train_y, test_x, test_y) -> float:
+    return float((knn_predict(train_x, train_y, test_x) == test_y).mean() * 100)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--name", default="run")
+    p.add_argument("--raw", action="store_true", help="score the prepared skeletons, train nothing")
+    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--rot", type=float, default=0.0)
+    p.add_argument("--scale", type=float, default=0.0)
+    p.add_argument("--crop", type=float, default=1.0)
+    p.add_argument("--target", choices=("view", "clean"), default="view")
+    p.add_argument("--agree", type=float, default=0.0)
+    p.add_argument("--streams", choices=("j", "jbm"), default="j")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--results", default="representation_screen.jsonl")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+
+    sf = SkeletonFile(a.data)
+    splits = {}
+    for split in ("train", "test", "val_train", "val_test"):
+        idx = sf.indices(split)
+        splits[split] = torch.from_numpy(prepare_file(sf, idx, a.frames)), sf.labels[idx]  # (n, T, M, V, C)
+    if a.raw:
+        flat = {k: (x.flatten(1).numpy(), y) for k, (x, y) in splits.items()}
+        row = {"name": "raw", "data": a.data, "val": one_nn(*flat["val_train"], *flat["val_test"]),
+               "test": one_nn(*flat["train"], *flat["test"])}
+        print(json.dumps(row))
+        return
+
+    x_train = splits["train"][0]
+    n, t, m, v, c = x_train.shape
+    parent = np.arange(v)
+    for child, par in sf.layout.bones:
+        parent[child] = par
+
+    def streams(x):  # (B, T, M, V, C) -> (B, T, F * streams)
+        parts = [x]
+        if a.streams == "jbm":
+            motion = torch.zeros_like(x)
+            motion[:, :-1] = x[:, 1:] - x[:, :-1]
+            parts += [x - x[:, :, :, parent], motion]
+        return torch.cat(parts, -1).flatten(2)
+
+    torch.manual_seed(a.seed)
+    model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4))
+    model.head = torch.nn.Linear(128, m * v * c)  # the output stays joints
+    init_linear(model.head)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(a.seed)
+
+    def view(x):
+        if a.rot > 0 or a.scale > 0:
+            x = augment(x, gen, rotate=a.rot, scale=a.scale, noise_prob=0.0)
+        return temporal_crop(x, gen, a.crop) if a.crop < 1 else x
+
+    warm, t0 = a.steps // 25, time.time()
+    for s in range(a.steps):
+        lr = 2e-3 * s / warm if s < warm else 1e-3 * (1 + math.cos(math.pi * (s - warm) / (a.steps - warm)))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x = x_train[torch.randint(0, n, (64,), generator=gen)]
+        seen = view(x)
+        z = model.encode(streams(seen))
+        recon = model.decode(z, torch.zeros(len(x), t, streams(x[:1]).shape[-1])).view_as(x)
+        loss = reconstruction_loss(recon, seen if a.target == "view" else x)
+        if a.agree > 0:
+            z2 = model.encode(streams(view(x)))
+            mu = torch.cat([z, z2]).mean(0, keepdim=True)
+            loss = loss + a.agree * (1 - F.cosine_similarity(z - mu, z2 - mu, dim=-1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if s % 500 == 0:
+            print(f"step {s} loss {loss.item():.4f} {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+
+    model.eval()
+    with torch.no_grad():
+        emb = {k: (torch.cat([model.encode(streams(x[i:i + 256])) for i in range(0, len(x), 256)]).numpy(), y)
+               for k, (x, y) in splits.items()}
+    row = {"name": a.name, "data": a.data, "args": vars(a), "val": one_nn(*emb["val_train"], *emb["val_test"]),
+           "test": one_nn(*emb["train"], *emb["test"]), "minutes": round((time.time() - t0) / 60, 1)}
+    print(json.dumps(row))
+    with open(a.results, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
