@@ -365,8 +365,9 @@ def plot_log(run, out, overwrite):
 
 # -- benchmark ----------------------------------------------------------------------------------
 @main.command()
-@click.option("--recipe", default="bench-demo", show_default=True,
-              help="Benchmark recipe: a name in recipes/ or a .toml path.")
+@click.option("--recipe", default=None,
+              help="Benchmark recipe: a name in recipes/ or a .toml path (default: bench-demo; with "
+                   "--data, bench-data, the settings measured on real data).")
 @click.option("--data", type=Input(), default=None,
               help="Dataset file (default: the recipe's; the demo data where it names none).")
 @click.option("--out", type=click.Path(), default=None, help="Results folder (default: runs/<recipe>).")
@@ -376,6 +377,7 @@ def benchmark(recipe, data, out, as_json):
     test split; writes results.json, results.md and plots."""
     from .bench.report import accuracy_markdown
     from .bench.run import load_bench_recipe, run_benchmark
+    recipe = recipe or ("bench-data" if data else "bench-demo")
     out = Path(out or Path("runs") / load_bench_recipe(recipe).name)
     result = run_benchmark(recipe, out, data=data)
     emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")

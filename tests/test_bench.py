@@ -350,3 +350,20 @@ def test_finished_cells_are_not_redone(bench, demo, monkeypatch):
         for sc in SCENARIOS:
             for m, r in again["results"][kind][sc].items():
                 assert r["balanced"] == result["results"][kind][sc][m]["balanced"]
+
+
+@pytest.mark.parametrize("args, expected", [([], "bench-demo"), (["--data", "{data}"], "bench-data"),
+                                            (["--data", "{data}", "--recipe", "bench-demo"], "bench-demo")])
+def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypatch, args, expected):
+    from click.testing import CliRunner
+
+    from skelgen import cli
+    from skelgen.bench import run as bench_run
+    seen = {}
+    monkeypatch.setattr(bench_run, "run_benchmark", lambda recipe, out, data=None: seen.update(recipe=recipe) or {})
+    monkeypatch.setattr(cli, "emit", lambda *a, **k: None)
+    monkeypatch.setattr("skelgen.bench.report.accuracy_markdown", lambda result: "")
+    args = [a.format(data=demo) for a in args]
+    result = CliRunner().invoke(cli.main, ["benchmark", *args, "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert seen["recipe"] == expected
