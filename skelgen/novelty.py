@@ -88,18 +88,39 @@ class Novelty:
         return dict(vars(self))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The real side of novelty, computed once and reused for every generated set compared with
+    it: the training sequences (or features) train_x (m, ...) with labels train_y (m,), the
+    held-out reference's nearest-training distances (r,), and the training set's per-class
+    diversity (seeded: ``class_diversity`` samples pairs)."""
+    train_x: np.ndarray
+    train_y: np.ndarray
+    reference_distances: np.ndarray
+    diversity: dict[int, float]
+
+    @classmethod
+    def of(cls, train_x, train_y, ref_x, ref_y, seed: int = 0) -> "Reference":
+        d_ref, _ = nearest(ref_x, ref_y, train_x, train_y)
+        return cls(train_x, np.asarray(train_y), d_ref, class_diversity(train_x, train_y, seed=seed))
+
+    def novelty(self, gen_x, gen_y, seed: int = 0) -> tuple[Novelty, np.ndarray, np.ndarray]:
+        """(Novelty, each generated sequence's nearest distance (n,), its nearest training index (n,))
+        of gen_x (n, ...) generated with classes gen_y."""
+        d_gen, idx = nearest(gen_x, gen_y, self.train_x, self.train_y)
+        threshold = float(np.percentile(self.reference_distances, COPY_PERCENTILE))
+        gen_div = class_diversity(gen_x, gen_y, seed=seed)
+        shared = [c for c in gen_div if c in self.diversity and self.diversity[c] > 0]
+        ratio = float(np.mean([gen_div[c] / self.diversity[c] for c in shared])) if shared else float("nan")
+        return (Novelty(float(np.median(d_gen)), float(np.median(self.reference_distances)), threshold,
+                        float((d_gen < threshold).mean()), ratio), d_gen, idx)
+
+
 def novelty(gen_x, gen_y, train_x, train_y, ref_x, ref_y, seed: int = 0) -> tuple[Novelty, np.ndarray, np.ndarray]:
     """(Novelty, each generated sequence's nearest distance (n,), its nearest training index (n,)).
 
     gen_x (n, ...) generated with classes gen_y; train_x, train_y the real training sequences they
     came from; ref_x, ref_y real held-out sequences (the reference). Arrays are sequences
-    (n, T, M, V, C) or features (n, H), all of one kind."""
-    d_gen, idx = nearest(gen_x, gen_y, train_x, train_y)
-    d_ref, _ = nearest(ref_x, ref_y, train_x, train_y)
-    threshold = float(np.percentile(d_ref, COPY_PERCENTILE))
-    real_div = class_diversity(train_x, train_y, seed=seed)
-    gen_div = class_diversity(gen_x, gen_y, seed=seed)
-    shared = [c for c in gen_div if c in real_div and real_div[c] > 0]
-    ratio = float(np.mean([gen_div[c] / real_div[c] for c in shared])) if shared else float("nan")
-    return (Novelty(float(np.median(d_gen)), float(np.median(d_ref)), threshold,
-                    float((d_gen < threshold).mean()), ratio), d_gen, idx)
+    (n, T, M, V, C) or features (n, H), all of one kind. To compare several generated sets with
+    one reference, build ``Reference.of`` once and call its ``novelty``."""
+    return Reference.of(train_x, train_y, ref_x, ref_y, seed).novelty(gen_x, gen_y, seed)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder, make_folder
 from ..progress import Progress
 from ..runtime import torch_threads
-from ..novelty import novelty
+from ..novelty import Reference
 from .classifier import ClassifierConfig, features, predict, train_classifier
 
 METRICS = ("fid", "accuracy", "diversity", "multimodality", "copy_rate", "nearest", "feature_copy_rate",
@@ -82,17 +82,27 @@ class RealSets:
     test_y: np.ndarray
     test_f: np.ndarray
 
+    _references: dict = field(default_factory=dict, repr=False, compare=False)
+
     @classmethod
     def of(cls, evaluator, train_x, train_y, test_x, test_y) -> "RealSets":
         return cls(train_x, train_y, features(evaluator, train_x), test_x, test_y, features(evaluator, test_x))
+
+    def reference(self, kind: str, seed: int) -> Reference:
+        """The novelty reference in joint space (``kind="joint"``) or feature space, computed
+        once per seed: the protocol compares every generated set of a seed with the same one."""
+        if (kind, seed) not in self._references:
+            train, test = (self.train_x, self.test_x) if kind == "joint" else (self.train_f, self.test_f)
+            self._references[kind, seed] = Reference.of(train, self.train_y, test, self.test_y, seed)
+        return self._references[kind, seed]
 
 
 def metrics(evaluator, x: np.ndarray, y: np.ndarray, real: RealSets, seed: int) -> dict:
     """The metrics of sequences x (n, T, M, V, C) meant as classes y (n,), against ``real``."""
     f = features(evaluator, x)
     rng = np.random.default_rng(seed)
-    joint, _, _ = novelty(x, y, real.train_x, real.train_y, real.test_x, real.test_y, seed)
-    feature, _, _ = novelty(f, y, real.train_f, real.train_y, real.test_f, real.test_y, seed)
+    joint, _, _ = real.reference("joint", seed).novelty(x, y, seed)
+    feature, _, _ = real.reference("feature", seed).novelty(f, y, seed)
     return {"fid": frechet_distance(f, real.test_f), "accuracy": float((predict(evaluator, x) == y).mean()),
             "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng),
             "copy_rate": joint.copy_rate, "nearest": joint.generated_median,
