@@ -3,7 +3,8 @@
 Route "orth:NOVELTY" is shift with its noise kept out of the directions that separate the class
 means (a variant under test). Route "resid:NOVELTY" is shift with real within-class residuals
 (a random training sequence's [CLS] minus its class mean, from any class) in place of the Gaussian
-draw (a variant under test). A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence
+draw (an ablation of the library's ``borrow`` strategy, which rescales every residual to the
+Gaussian draw's typical length). A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence
 and keeps those a critic (the recipe's classifier trained on the scenario's real sequences)
 finds most like their class. Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
@@ -92,7 +93,8 @@ def orthogonal_noise(bank):
 @contextlib.contextmanager
 def residual_noise():
     """Within the block, shift moves a source's [CLS] by a real within-class residual (a random
-    bank member's embedding minus its class mean, classes of 2+ members) times the novelty."""
+    bank member's embedding minus its class mean, classes of 2+ members) times the novelty, at
+    its own length (``borrow`` rescales it)."""
     import skelgen.generate as G
     original = G.condition
 

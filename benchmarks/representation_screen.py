@@ -17,6 +17,8 @@ Ideas (each off by default):
                         views of each sequence (a view-agreement term)
     --streams jbm       the encoder and decoder inputs carry joints, bones (joint minus parent)
                         and motion (frame differences); the output stays joints
+    --wd-groups W       weight decay W on weight matrices only, none on biases, norms, the
+                        positional embeddings and [CLS] (nanoGPT's and MAE's groups); else 0.01 on all
 
     python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --raw
     python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name base
@@ -58,6 +60,7 @@ def main():
     p.add_argument("--target", choices=("view", "clean"), default="view")
     p.add_argument("--agree", type=float, default=0.0)
     p.add_argument("--streams", choices=("j", "jbm"), default="j")
+    p.add_argument("--wd-groups", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--results", default="representation_screen.jsonl")
@@ -94,7 +97,13 @@ def main():
     model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4))
     model.head = torch.nn.Linear(128, m * v * c)  # the output stays joints
     init_linear(model.head)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    if a.wd_groups is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    else:
+        matrices = [p_ for n_, p_ in model.named_parameters() if p_.dim() == 2 and "pos" not in n_]
+        others = [p_ for n_, p_ in model.named_parameters() if not (p_.dim() == 2 and "pos" not in n_)]
+        opt = torch.optim.AdamW([{"params": matrices, "weight_decay": a.wd_groups},
+                                 {"params": others, "weight_decay": 0.0}], lr=2e-3)
     gen = torch.Generator().manual_seed(a.seed)
 
     def view(x):

@@ -9,6 +9,11 @@ Strategies for choosing the [CLS] embedding of a class c:
                motion moves as the decoder says a shift of [CLS] moves it, while the detail the
                decoder cannot rebuild from [CLS] (it smooths) stays that of a real sequence.
                ``novelty`` 0 returns s itself; larger values move further from it.
+  borrow       shift with real variation in place of the Gaussian draw: z_s moves along the
+               within-class residual of a random training sequence of any class with 2+ members
+               (its [CLS] minus its class mean), rescaled to the Gaussian draw's typical length,
+               times ``novelty``: a rare class borrows the ways common classes actually vary
+               (performer, speed, amplitude), not only their second moments;
   sample       the embedding of a random training sequence of c (the paper's);
   interpolate  a random convex mix of two training sequences of c (SMOTE in [CLS] space);
   gaussian     a draw from a Gaussian fitted to c's embeddings (Ledoit-Wolf shrinkage),
@@ -30,6 +35,8 @@ from sklearn.covariance import LedoitWolf
 
 from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
+
+MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
@@ -78,6 +85,19 @@ class ClassBank:
             else:
                 self._fitted["within"] = np.zeros((d, d))
         return self._fitted["within"]
+
+    def residuals(self) -> np.ndarray:
+        """(P, D) within-class residuals (embedding minus its class mean) of the members of every
+        class with 2+ of them, in bank order, each rescaled to the root-mean-square length of a
+        draw from ``within_class`` (the square root of its covariance's trace); (0, D) if none."""
+        if "residuals" not in self._fitted:
+            classes, counts = np.unique(self.labels, return_counts=True)
+            pool = np.flatnonzero(np.isin(self.labels, classes[counts > 1]))
+            means = {c: self.embeddings[self.labels == c].mean(0) for c in np.unique(self.labels[pool])}
+            r = self.embeddings[pool] - np.array([means[c] for c in self.labels[pool]] or np.zeros((0, self.embeddings.shape[1])))
+            length = np.sqrt((self.within_class() ** 2).sum())
+            self._fitted["residuals"] = r * length / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
+        return self._fitted["residuals"]
 
 
 def make_bank(model, run, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
@@ -137,7 +157,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
         with torch.no_grad():
             out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
-            if cfg.strategy == "shift":  # the source plus the decoder's change, same decoder input
+            if cfg.strategy in MOVES:  # the source plus the decoder's change, same decoder input
                 base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()
                 out = torch.as_tensor(bank.inputs[poses]) + out - base
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
@@ -176,14 +196,18 @@ def nearest_member(bank: ClassBank, members: np.ndarray, out: np.ndarray):
 def condition(bank: ClassBank, c: int, members: np.ndarray, b: int, cfg: GenerationConfig, rng):
     """[CLS] embeddings (b, D) for class c; per row the bank indices they came from, and the one
     whose length and camera pose the output takes."""
-    if cfg.strategy in ("sample", "shift"):
+    if cfg.strategy == "sample" or cfg.strategy in MOVES:
         src = rng.choice(members, b)
         if cfg.strategy == "sample":
             return bank.embeddings[src], [[s] for s in src], src
         if bank.inputs is None:
-            raise SkelgenError("the shift strategy needs the real sequences' model inputs in the class bank")
-        z = rng.standard_normal((b, bank.embeddings.shape[1]))
-        return bank.embeddings[src] + cfg.novelty * z @ bank.within_class().T, [[s] for s in src], src
+            raise SkelgenError(f"the {cfg.strategy} strategy needs the real sequences' model inputs in the class bank")
+        if cfg.strategy == "shift":
+            move = rng.standard_normal((b, bank.embeddings.shape[1])) @ bank.within_class().T
+        else:  # borrow
+            residuals = bank.residuals()
+            move = residuals[rng.choice(len(residuals), b)] if len(residuals) else np.zeros((b, bank.embeddings.shape[1]))
+        return bank.embeddings[src] + cfg.novelty * move, [[s] for s in src], src
     if cfg.strategy == "interpolate":
         i, j = rng.choice(members, b), rng.choice(members, b)
         lam = rng.random((b, 1))

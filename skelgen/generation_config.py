@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .errors import SkelgenError, check_range
 
-STRATEGIES = ("shift", "sample", "interpolate", "gaussian")
+STRATEGIES = ("shift", "borrow", "sample", "interpolate", "gaussian")
 LENGTHS = ("model", "source", "class")
 
 
@@ -17,8 +17,8 @@ class GenerationConfig:
     noise_scale: float = 0.05  # std of the decoder's noise input, metres (the training noise std;
                                # 1.0 made outputs barely recognizable, see BENCHMARKS.md)
     temperature: float = 1.0   # covariance scale of the gaussian strategy
-    novelty: float = 1.0       # shift: scale of the [CLS] noise (in within-class standard
-                               # deviations); trades faithfulness (0: a copy) for novelty
+    novelty: float = 1.0       # shift and borrow: scale of the [CLS] move (in within-class
+                               # standard deviations); trades faithfulness (0: a copy) for novelty
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
 

@@ -22,7 +22,7 @@ def real_classifier(demo_file):
         return LogisticRegression(max_iter=2000).fit(features(sf, idx), sf.labels[idx])
 
 
-@pytest.mark.parametrize("strategy", ["shift", "sample", "interpolate", "gaussian"])
+@pytest.mark.parametrize("strategy", ["shift", "borrow", "sample", "interpolate", "gaussian"])
 def test_generated_samples_are_recognized_as_their_class(tmp_path, trained, demo_file, real_classifier, strategy):
     recognized = []
     for c in ("A008", "A010", "A024", "A027"):
@@ -119,7 +119,8 @@ def test_rebalance_without_checkpoint_pretrains_once_then_reuses(tmp_path, demo_
     assert said[1].startswith("using ")
 
 
-def test_shift_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_output(trained, demo_file):
+@pytest.mark.parametrize("strategy", ["shift", "borrow"])
+def test_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_output(trained, demo_file, strategy):
     from skelgen.bench.methods import Generator
     from skelgen.preprocess import load_split
     from skelgen.novelty import nearest
@@ -129,11 +130,11 @@ def test_shift_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_ou
     medians = []
     for novelty in (0.0, 0.5, 2.0):
         gen.novelty = novelty
-        made = gen.generate(3, 30, "shift", seed=7)
-        np.testing.assert_array_equal(made, gen.generate(3, 30, "shift", seed=7))
+        made = gen.generate(3, 30, strategy, seed=7)
+        np.testing.assert_array_equal(made, gen.generate(3, 30, strategy, seed=7))
         medians.append(np.median(nearest(made, np.full(30, 3), x, y)[0]))
     assert medians[0] < 1e-6 < medians[1] < medians[2]  # 0 gives the source itself
-    assert not np.array_equal(gen.generate(3, 30, "shift", seed=7), gen.generate(3, 30, "shift", seed=8))
+    assert not np.array_equal(gen.generate(3, 30, strategy, seed=7), gen.generate(3, 30, strategy, seed=8))
 
 
 def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path, trained, demo_file):
@@ -146,15 +147,33 @@ def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path,
     assert p["nearest"].startswith("demo-A024") and p["nearest_distance"] > 0
 
 
-def test_a_class_with_one_sequence_borrows_variation_from_the_others(trained, demo_file):
+@pytest.mark.parametrize("strategy", ["shift", "borrow"])
+def test_a_class_with_one_sequence_borrows_variation_from_the_others(trained, demo_file, strategy):
     from skelgen.bench.methods import Generator
     from skelgen.preprocess import load_split
     with SkeletonFile(demo_file) as sf:
         x, y, ids = load_split(sf, "train", 16)
     keep = np.flatnonzero((y != 2) | (np.arange(len(y)) == np.flatnonzero(y == 2)[0]))  # class 2: one sequence
     gen = Generator(trained, x[keep], y[keep], ids[keep], noise_scale=0.05)
-    made = gen.generate(2, 8, "shift", seed=0)
+    made = gen.generate(2, 8, strategy, seed=0)
     assert len({m.tobytes() for m in made}) == 8  # eight different sequences from one source
+
+
+def test_borrowed_residuals_are_within_class_and_of_the_gaussian_length():
+    from skelgen.generate import ClassBank
+    rng = np.random.default_rng(0)
+    emb = np.concatenate([rng.normal(10 * c, 1 + c, (5, 4)) for c in range(3)] + [np.full((1, 4), 99.0)])
+    labels = np.array([0] * 5 + [1] * 5 + [2] * 5 + [3])  # class 3: one member, no residual
+    bank = ClassBank(emb, labels, np.arange(16), np.full(16, 8))
+    r = bank.residuals()
+    assert r.shape == (15, 4)
+    for c in range(3):  # directions of the members' deviations from their own class mean
+        dev = emb[labels == c] - emb[labels == c].mean(0)
+        cos = (r[labels[:15] == c] * dev).sum(1) / np.linalg.norm(r[labels[:15] == c], axis=1) / np.linalg.norm(dev, axis=1)
+        np.testing.assert_allclose(cos, 1.0, rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(r, axis=1), np.sqrt((bank.within_class() ** 2).sum()))
+    alone = ClassBank(emb[[0, 15]], np.array([0, 3]), np.arange(2), np.full(2, 8))
+    assert alone.residuals().shape == (0, 4)
 
 
 @pytest.mark.parametrize("bad", [dict(novelty=-1.0), dict(novelty=float("nan")), dict(temperature=float("inf"))])
