@@ -101,11 +101,8 @@ def residual_noise():
     def condition(bank, c, members, b, cfg, rng):
         if cfg.strategy != "shift":
             return original(bank, c, members, b, cfg, rng)
-        counts = np.bincount(bank.labels)
-        means = {k: bank.embeddings[bank.labels == k].mean(0) for k in np.flatnonzero(counts)}
-        pool = np.flatnonzero(counts[bank.labels] > 1)
-        src, other = rng.choice(members, b), rng.choice(pool, b)
-        resid = bank.embeddings[other] - np.stack([means[k] for k in bank.labels[other]])
+        residuals = bank.within_residuals()
+        src, resid = rng.choice(members, b), residuals[rng.choice(len(residuals), b)]
         return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
 
     G.condition = condition

@@ -35,10 +35,10 @@ from sklearn.covariance import LedoitWolf
 
 from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
-
-MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
+
+MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 
 
 @dataclass
@@ -72,32 +72,32 @@ class ClassBank:
             self._fitted[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
         return self._fitted[c]
 
+    def within_residuals(self) -> np.ndarray:
+        """(P, D) each embedding minus its class mean, for the members of classes with 2+ of them,
+        in bank order; (0, D) if no class has two."""
+        if "residuals" not in self._fitted:
+            _, inverse, counts = np.unique(self.labels, return_inverse=True, return_counts=True)
+            means = np.stack([self.embeddings[inverse == k].mean(0) for k in range(len(counts))])
+            self._fitted["residuals"] = (self.embeddings - means[inverse])[counts[inverse] > 1]
+        return self._fitted["residuals"]
+
     def within_class(self) -> np.ndarray:
         """Cholesky factor (D, D) of the within-class covariance of the embeddings, pooled over
         every class with 2+ members (Ledoit-Wolf shrinkage); zeros if no class has two."""
         if "within" not in self._fitted:
-            d = self.embeddings.shape[1]
-            centered = [self.embeddings[self.labels == c] - self.embeddings[self.labels == c].mean(0)
-                        for c in np.unique(self.labels) if (self.labels == c).sum() > 1]
-            if centered:
-                cov = LedoitWolf().fit(np.concatenate(centered)).covariance_
-                self._fitted["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d))
-            else:
-                self._fitted["within"] = np.zeros((d, d))
+            r, d = self.within_residuals(), self.embeddings.shape[1]
+            cov = LedoitWolf().fit(r).covariance_ if len(r) else np.zeros((d, d))
+            self._fitted["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d)) if len(r) else cov
         return self._fitted["within"]
 
-    def residuals(self) -> np.ndarray:
-        """(P, D) within-class residuals (embedding minus its class mean) of the members of every
-        class with 2+ of them, in bank order, each rescaled to the root-mean-square length of a
-        draw from ``within_class`` (the square root of its covariance's trace); (0, D) if none."""
-        if "residuals" not in self._fitted:
-            classes, counts = np.unique(self.labels, return_counts=True)
-            pool = np.flatnonzero(np.isin(self.labels, classes[counts > 1]))
-            means = {c: self.embeddings[self.labels == c].mean(0) for c in np.unique(self.labels[pool])}
-            r = self.embeddings[pool] - np.array([means[c] for c in self.labels[pool]] or np.zeros((0, self.embeddings.shape[1])))
+    def borrowed_moves(self) -> np.ndarray:
+        """``within_residuals`` (P, D), each rescaled to the root-mean-square length of a draw from
+        ``within_class`` (the square root of its covariance's trace): the moves of ``borrow``."""
+        if "moves" not in self._fitted:
+            r = self.within_residuals()
             length = np.sqrt((self.within_class() ** 2).sum())
-            self._fitted["residuals"] = r * length / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
-        return self._fitted["residuals"]
+            self._fitted["moves"] = r * length / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
+        return self._fitted["moves"]
 
 
 def make_bank(model, run, raw: list[np.ndarray], labels, ids, layout, normalized: bool) -> ClassBank:
@@ -205,8 +205,8 @@ def condition(bank: ClassBank, c: int, members: np.ndarray, b: int, cfg: Generat
         if cfg.strategy == "shift":
             move = rng.standard_normal((b, bank.embeddings.shape[1])) @ bank.within_class().T
         else:  # borrow
-            residuals = bank.residuals()
-            move = residuals[rng.choice(len(residuals), b)] if len(residuals) else np.zeros((b, bank.embeddings.shape[1]))
+            moves = bank.borrowed_moves()
+            move = moves[rng.choice(len(moves), b)] if len(moves) else np.zeros((b, bank.embeddings.shape[1]))
         return bank.embeddings[src] + cfg.novelty * move, [[s] for s in src], src
     if cfg.strategy == "interpolate":
         i, j = rng.choice(members, b), rng.choice(members, b)

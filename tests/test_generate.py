@@ -165,7 +165,7 @@ def test_borrowed_residuals_are_within_class_and_of_the_gaussian_length():
     emb = np.concatenate([rng.normal(10 * c, 1 + c, (5, 4)) for c in range(3)] + [np.full((1, 4), 99.0)])
     labels = np.array([0] * 5 + [1] * 5 + [2] * 5 + [3])  # class 3: one member, no residual
     bank = ClassBank(emb, labels, np.arange(16), np.full(16, 8))
-    r = bank.residuals()
+    r = bank.borrowed_moves()
     assert r.shape == (15, 4)
     for c in range(3):  # directions of the members' deviations from their own class mean
         dev = emb[labels == c] - emb[labels == c].mean(0)
@@ -173,7 +173,7 @@ def test_borrowed_residuals_are_within_class_and_of_the_gaussian_length():
         np.testing.assert_allclose(cos, 1.0, rtol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(r, axis=1), np.sqrt((bank.within_class() ** 2).sum()))
     alone = ClassBank(emb[[0, 15]], np.array([0, 3]), np.arange(2), np.full(2, 8))
-    assert alone.residuals().shape == (0, 4)
+    assert alone.borrowed_moves().shape == (0, 4)
 
 
 @pytest.mark.parametrize("bad", [dict(novelty=-1.0), dict(novelty=float("nan")), dict(temperature=float("inf"))])
