@@ -15,7 +15,10 @@ scenarios, this trains (or takes from the cache) the scenario's generator, then 
   ROUTE          the real sequences plus the generated ones (as the benchmark's skelgen-*)
   ROUTE+classic  half generated, half classic augmentation of real sequences
   ROUTE>classic  the generated sequences, each then classic-augmented
-and the baselines none, oversample, smote, classic; trains the recipe's classifier on each and
+and the baselines none, oversample, smote, classic. With ``--caps 1,2`` (beside ``none``) each
+route is also run with at most R x a class's real count generated, the rest of its additions
+real copies (plain) or classic-augmented real copies (>classic): does a rare class drown in
+generated sequences? Trains the recipe's classifier on each and
 scores the test split. For the generated sequences of seed 0 it also reports how often an
 evaluator trained on all real training sequences recognizes their class, and their novelty
 (skelgen.novelty) against the scenario's training sequences, with the test split as reference.
@@ -158,6 +161,9 @@ def main():
     ap.add_argument("--routes", default="shift:1,interpolate")
     ap.add_argument("--baselines", default="none,oversample,smote,classic")
     ap.add_argument("--combos", default="plain,+classic,>classic")
+    ap.add_argument("--caps", default="none",
+                    help="comma list of R or none: at most R x a class's real count generated, the rest of "
+                         "its additions real copies (plain) or classic-augmented real copies (>classic)")
     ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png, the shift knob's curve")
     args = ap.parse_args()
     if args.curve:
@@ -214,20 +220,31 @@ def main():
                       f"{100 * nov_joint.copy_rate:5.1f} %  nearest {nov_joint.generated_median:.3f} "
                       f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}",
                       flush=True)
-                for combo in args.combos.split(","):
-                    if combo == "plain":
-                        run(route, lambda s: real.extended(*gen_for(s), [f"g{i}" for i in range(sc.add.sum())]))
-                    elif combo == "+classic":
-                        def half(s):
-                            part = (sc.add + 1) // 2
-                            gx_, gy_ = gen_for(s, part)
-                            out = real.extended(gx_, gy_, [f"g{i}" for i in range(len(gy_))])
-                            extra = M.classic(real, sc.add - part, s)
-                            return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
-                        run(route + "+classic", half)
-                    elif combo == ">classic":
-                        run(route + ">classic", lambda s: real.extended(
-                            classic_of(gen_for(s)[0], s), gen_for(s)[1], [f"g{i}" for i in range(sc.add.sum())]))
+                for cap in args.caps.split(","):
+                    part = sc.add if cap == "none" else np.minimum(sc.add, np.floor(float(cap) * sc.counts).astype(int))
+                    rest, tag = sc.add - part, "" if cap == "none" else f"[cap {cap}]"
+                    for combo in args.combos.split(","):
+                        if combo == "plain":
+                            def plain(s, part=part, rest=rest):
+                                out = real.extended(*gen_for(s, part), [f"g{i}" for i in range(part.sum())])
+                                extra = M.oversample(real, rest, s)
+                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
+                            run(route + tag, plain)
+                        elif combo == "+classic":
+                            def half(s):
+                                part = (sc.add + 1) // 2
+                                gx_, gy_ = gen_for(s, part)
+                                out = real.extended(gx_, gy_, [f"g{i}" for i in range(len(gy_))])
+                                extra = M.classic(real, sc.add - part, s)
+                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
+                            run(route + "+classic" + tag, half)
+                        elif combo == ">classic":
+                            def then_classic(s, part=part, rest=rest):
+                                gx_, gy_ = gen_for(s, part)
+                                out = real.extended(classic_of(gx_, s), gy_, [f"g{i}" for i in range(len(gy_))])
+                                extra = M.classic(real, rest, s)
+                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
+                            run(route + ">classic" + tag, then_classic)
             result["scenarios"][name] = rows
             curve = knob_curve(rows)
             if curve:
