@@ -86,6 +86,8 @@ class TrainConfig:
     min_steps: int = 0        # at least this many optimizer steps: on a small dataset the epochs
                               # (and warmup) are raised to reach them, so that one recipe trains
                               # properly on 100 clips and on 100,000 (Recipe.fitted_to)
+    init: str = ""            # a checkpoint to start from (same layout and model): a small dataset
+                              # starts from what a model pretrained on a larger one knows
 
     def __post_init__(self):
         for key in ("epochs", "batch_size"):

@@ -168,6 +168,8 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     torch.manual_seed(tc.seed)
     model = build_model(run.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr_start, weight_decay=tc.weight_decay)
+    if tc.init and not resume:  # a resumed run's checkpoint already holds what init gave it
+        init_from(tc.init, run, model)
     start_epoch = resume_from(ckpt_path, run, model, opt, data) if resume else 0
     if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
         check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
@@ -235,6 +237,19 @@ def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int) -> tuple[
         run = RunInfo(cfg, DataInfo(str(Path(data).resolve()), file_fingerprint(data), recipe.data.split, t, m,
                                     sf.frame == "normalized", sf.layout), sf.classes, recipe)
     return x, run
+
+
+def init_from(path: str, run: RunInfo, model):
+    """Load the weights of the checkpoint at ``path`` (train.init) into ``model``; refuses one of
+    another layout, persons or model (dimensions, depth, frames). The optimizer starts afresh."""
+    if not Path(path).is_file():
+        raise SkelgenError(f"train.init: no checkpoint at {path}; give the checkpoint.pt of a pretrain run")
+    saved = load_checkpoint(path)
+    check_compatible(saved.run, run.layout, None, run.data.persons, "this data")
+    if saved.run.model != run.model:
+        raise SkelgenError(f"train.init: {path} holds another model ({saved.run.model}) than this recipe "
+                           f"and data make ({run.model}); use the recipe's model and frames it was trained with")
+    model.load_state_dict(saved.weights)
 
 
 def resume_from(ckpt_path: Path, run: RunInfo, model, opt, data) -> int:

@@ -64,6 +64,28 @@ def test_checkpoint_log_and_exact_resume(tmp_path, demo_file):
     assert run.recipe.train.epochs == 3 and len(run.data.fingerprint) == 16
 
 
+def test_init_starts_from_another_runs_weights_and_refuses_another_model(tmp_path, demo_file):
+    first = pretrain(tiny_recipe(epochs=1, **{"train.seed": 1}), str(demo_file), tmp_path / "first",
+                     show_progress=False, record=False)
+    # lr 0 throughout: a run started from ``first`` must end with exactly its weights
+    frozen = {"train.lr": 1e-12, "train.lr_start": 0.0, "train.weight_decay": 0.0}
+    fresh = pretrain(tiny_recipe(epochs=1, **frozen), str(demo_file), tmp_path / "fresh",
+                     show_progress=False, record=False)
+    started = pretrain(tiny_recipe(epochs=1, **frozen, **{"train.init": str(first)}), str(demo_file),
+                       tmp_path / "started", show_progress=False, record=False)
+    a, b, c = (load_checkpoint(p).weights for p in (first, started, fresh))
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    assert any(not torch.allclose(a[k], c[k], atol=1e-3) for k in a)
+    with pytest.raises(SkelgenError, match="another model"):
+        pretrain(tiny_recipe(epochs=1, **{"train.init": str(first), "model.dim": 48}), str(demo_file),
+                 tmp_path / "other", show_progress=False, record=False)
+    with pytest.raises(SkelgenError, match="no checkpoint"):
+        pretrain(tiny_recipe(epochs=1, **{"train.init": str(tmp_path / "missing.pt")}), str(demo_file),
+                 tmp_path / "missing", show_progress=False, record=False)
+    assert not (tmp_path / "other").exists() and not (tmp_path / "missing").exists()
+
+
 def saved_epochs(monkeypatch) -> list[int]:
     """The epochs of the checkpoints pretrain writes from now on."""
     import skelgen.train as train_module

@@ -140,11 +140,12 @@ def _digest(*parts) -> str:
 
 
 def recipe_digest(recipe) -> str:
-    """The recipe's part of a generator cache folder's name. train.save_minutes is left out: when
-    checkpoints are written changes no weight, and without it caches made before it existed keep
-    their names (hours of training each)."""
+    """The recipe's part of a generator cache folder's name. train.save_minutes is left out (when
+    checkpoints are written changes no weight), and so is an empty train.init: caches made before
+    those keys existed keep their names (hours of training each)."""
     d = recipe.to_dict()
-    return _digest({**d, "name": "", "train": {k: v for k, v in d["train"].items() if k != "save_minutes"}})
+    train = {k: v for k, v in d["train"].items() if k != "save_minutes" and not (k == "init" and v == "")}
+    return _digest({**d, "name": "", "train": train})
 
 
 def generator_recipe(g, frames: int, n: int):
