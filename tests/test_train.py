@@ -105,19 +105,22 @@ def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_f
         pretrain(tiny_recipe(**{"train.save_every": -1}), str(demo_file), tmp_path / "bad", show_progress=False)
 
 
-def test_save_minutes_leaves_generator_cache_names_unchanged():
+def test_save_minutes_and_empty_init_leave_generator_cache_names_unchanged():
     """The benchmark's generator caches are named by a digest of their recipe; one written before
-    train.save_minutes existed (bench recipes set train.save_every=50) keeps its name."""
+    train.save_minutes and train.init existed (bench recipes set train.save_every=50) keeps its
+    name, and a generator started from another checkpoint gets its own."""
     import hashlib
     import json
     from skelgen.bench.methods import recipe_digest
     r = tiny_recipe(**{"train.save_every": 50})
     before = r.to_dict()
-    del before["train"]["save_minutes"]
+    del before["train"]["save_minutes"], before["train"]["init"]
     old_name = hashlib.sha256(json.dumps({**before, "name": ""}, sort_keys=True).encode()).hexdigest()[:16]
     assert recipe_digest(r) == old_name
     r.set("train.save_minutes", 0.5)
     assert recipe_digest(r) == recipe_digest(tiny_recipe(**{"train.save_every": 50}))
+    r.set("train.init", "base/checkpoint.pt")
+    assert recipe_digest(r) != old_name
 
 
 def test_checkpoints_by_elapsed_time(tmp_path, demo_file, monkeypatch):
