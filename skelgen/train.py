@@ -247,8 +247,10 @@ def init_from(path: str, run: RunInfo, model):
     saved = load_checkpoint(path)
     check_compatible(saved.run, run.layout, None, run.data.persons, "this data")
     if saved.run.model != run.model:
-        raise SkelgenError(f"train.init: {path} holds another model ({saved.run.model}) than this recipe "
-                           f"and data make ({run.model}); use the recipe's model and frames it was trained with")
+        theirs, ours = asdict(saved.run.model), asdict(run.model)
+        differ = ", ".join(f"{k} {theirs[k]} there, {ours[k]} here" for k in ours if theirs[k] != ours[k])
+        raise SkelgenError(f"train.init: {path} holds another model ({differ}); use the model settings "
+                           f"and frames it was trained with")
     model.load_state_dict(saved.weights)
 
 
