@@ -220,31 +220,24 @@ def main():
                       f"{100 * nov_joint.copy_rate:5.1f} %  nearest {nov_joint.generated_median:.3f} "
                       f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}",
                       flush=True)
+                def mixed(s, generated_part, rest_method, augment_generated):
+                    """The real set plus generated_part[c] generated sequences of each class c
+                    (classic-augmented if augment_generated) and the rest of sc.add from rest_method."""
+                    gx_, gy_ = gen_for(s, generated_part)
+                    out = real.extended(classic_of(gx_, s) if augment_generated else gx_, gy_,
+                                        [f"g{i}" for i in range(len(gy_))])
+                    extra = rest_method(real, sc.add - generated_part, s)
+                    return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
+
                 for cap in args.caps.split(","):
                     part = sc.add if cap == "none" else np.minimum(sc.add, np.floor(float(cap) * sc.counts).astype(int))
-                    rest, tag = sc.add - part, "" if cap == "none" else f"[cap {cap}]"
+                    tag = "" if cap == "none" else f"[cap {cap}]"
+                    combos = {"plain": ("", part, M.oversample, False),
+                              "+classic": ("+classic", np.minimum((sc.add + 1) // 2, part), M.classic, False),
+                              ">classic": (">classic", part, M.classic, True)}
                     for combo in args.combos.split(","):
-                        if combo == "plain":
-                            def plain(s, part=part, rest=rest):
-                                out = real.extended(*gen_for(s, part), [f"g{i}" for i in range(part.sum())])
-                                extra = M.oversample(real, rest, s)
-                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
-                            run(route + tag, plain)
-                        elif combo == "+classic":
-                            def half(s):
-                                part = (sc.add + 1) // 2
-                                gx_, gy_ = gen_for(s, part)
-                                out = real.extended(gx_, gy_, [f"g{i}" for i in range(len(gy_))])
-                                extra = M.classic(real, sc.add - part, s)
-                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
-                            run(route + "+classic" + tag, half)
-                        elif combo == ">classic":
-                            def then_classic(s, part=part, rest=rest):
-                                gx_, gy_ = gen_for(s, part)
-                                out = real.extended(classic_of(gx_, s), gy_, [f"g{i}" for i in range(len(gy_))])
-                                extra = M.classic(real, rest, s)
-                                return out.extended(extra.x[len(y):], extra.y[len(y):], extra.ids[len(y):])
-                            run(route + ">classic" + tag, then_classic)
+                        suffix, generated_part, rest_method, augment = combos[combo]
+                        run(route + suffix + tag, lambda s, g=generated_part, m=rest_method, a=augment: mixed(s, g, m, a))
             result["scenarios"][name] = rows
             curve = knob_curve(rows)
             if curve:
