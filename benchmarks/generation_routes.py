@@ -6,7 +6,10 @@ means (a variant under test). Route "resid:NOVELTY" is shift with real within-cl
 draw (an ablation of the library's ``borrow`` strategy, which rescales every residual to the
 Gaussian draw's typical length). A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence
 and keeps those a critic (the recipe's classifier trained on the scenario's real sequences)
-finds most like their class. Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+finds most like their class. Route "prior:STRENGTH" moves the source's [CLS] with a learned
+class-conditional flow-matching prior (class_prior.py, beside this script: noised to time
+1 - STRENGTH, carried back along the flow; --guidance, --prior-steps) instead of a Gaussian
+step, then decodes as shift does. Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
@@ -69,6 +72,9 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
             elif strategy == "orth":
                 with orthogonal_noise(generator.bank):
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
+            elif strategy == "prior":
+                with prior_moves(generator.bank, novelty_, GUIDANCE):
+                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
             elif strategy == "resid":
                 with residual_noise():
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
@@ -107,6 +113,34 @@ def residual_noise():
         residuals = bank.within_residuals()
         src, resid = rng.choice(members, b), residuals[rng.choice(len(residuals), b)]
         return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
+
+    G.condition = condition
+    try:
+        yield
+    finally:
+        G.condition = original
+
+
+GUIDANCE, PRIOR_STEPS = 1.0, 3000  # --guidance, --prior-steps: the prior route's settings
+
+
+@contextlib.contextmanager
+def prior_moves(bank, strength: float, guidance: float):
+    """Within the block, shift's move becomes the learned prior's: the source's [CLS] noised to
+    time 1 - strength and carried back along the class-conditioned flow (skelgen.prior)."""
+    import skelgen.generate as G
+    from class_prior import ClassPrior  # beside this script
+    if "prior" not in bank._fitted:
+        t0 = time.perf_counter()
+        bank._fitted["prior"] = ClassPrior(bank.embeddings, bank.labels, int(bank.labels.max()) + 1,
+                                           steps=PRIOR_STEPS)
+        print(f"prior fitted in {time.perf_counter() - t0:.1f} s", flush=True)
+    prior, original = bank._fitted["prior"], G.condition
+
+    def condition(bank_, c, members, b, cfg, rng):
+        src = rng.choice(members, b)
+        z = prior.move(bank_.embeddings[src], np.full(b, c), strength, rng, guidance)
+        return z, [[s] for s in src], src
 
     G.condition = condition
     try:
@@ -165,7 +199,11 @@ def main():
                     help="comma list of R or none: at most R x a class's real count generated, the rest of "
                          "its additions real copies (plain) or classic-augmented real copies (>classic)")
     ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png, the shift knob's curve")
+    ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
+    ap.add_argument("--prior-steps", type=int, default=3000, help="training steps of the prior route's flow")
     args = ap.parse_args()
+    global GUIDANCE, PRIOR_STEPS
+    GUIDANCE, PRIOR_STEPS = args.guidance, args.prior_steps
     if args.curve:
         return merged_curve(args.curve, args.out)
     r = load_bench_recipe(args.recipe)
