@@ -9,7 +9,11 @@ and keeps those a critic (the recipe's classifier trained on the scenario's real
 finds most like their class. Route "prior:STRENGTH" moves the source's [CLS] with a learned
 class-conditional flow-matching prior (class_prior.py, beside this script: noised to time
 1 - STRENGTH, carried back along the flow; --guidance, --prior-steps) instead of a Gaussian
-step, then decodes as shift does. Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+step, then decodes as shift does. Routes "shift-free:N" and "borrow-free:N" leave the bone
+lengths as the decoder's change makes them, "shift-fk:N" and "borrow-fk:N" set them by forward
+kinematics from the root (ablations: the library's moves keep the source's lengths by a
+least-movement projection, skelgen.generate.keep_bone_lengths).
+Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
@@ -23,8 +27,9 @@ route is also run with at most R x a class's real count generated, the rest of i
 real copies (plain) or classic-augmented real copies (>classic): does a rare class drown in
 generated sequences? Trains the recipe's classifier on each and
 scores the test split. For the generated sequences of seed 0 it also reports how often an
-evaluator trained on all real training sequences recognizes their class, and their novelty
-(skelgen.novelty) against the scenario's training sequences, with the test split as reference.
+evaluator trained on all real training sequences recognizes their class, their novelty
+(skelgen.novelty) against the scenario's training sequences, with the test split as reference,
+and their mean bone length over the real training sequences'.
 
     python benchmarks/generation_routes.py RECIPE.toml --routes shift:0.5,shift:1,interpolate \
         --out routes.json
@@ -75,6 +80,10 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
             elif strategy == "prior":
                 with prior_moves(generator.bank, novelty_, GUIDANCE):
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
+            elif strategy.endswith(("-free", "-fk")):
+                base, _, how = strategy.rpartition("-")
+                with bones_by(free_bones if how == "free" else forward_kinematics_bones):
+                    xs.append(generator.generate(c, int(a), base, seed * 10_007 + c))
             elif strategy == "resid":
                 with residual_noise():
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
@@ -149,6 +158,41 @@ def prior_moves(bank, strength: float, guidance: float):
         G.condition = original
 
 
+@contextlib.contextmanager
+def bones_by(fix):
+    """Within the block, shift and borrow set their bone lengths with ``fix(x, source, layout)`` in
+    place of the library's ``keep_bone_lengths``."""
+    import skelgen.generate as G
+    original = G.keep_bone_lengths
+    G.keep_bone_lengths = fix
+    try:
+        yield
+    finally:
+        G.keep_bone_lengths = original
+
+
+def free_bones(x, source, layout):
+    """The bone lengths as the decoder's change makes them (moves before they kept the source's)."""
+    return x
+
+
+def forward_kinematics_bones(x, source, layout):
+    """Each bone at its source length along x's own bone direction, placed from the root outward:
+    every direction error is carried down the chain (the first version measured, BENCHMARKS.md 8i)."""
+    fixed, placed = x.copy(), set()
+    while len(placed) < len(layout.parents):  # parents before children
+        for j, p in enumerate(layout.parents):
+            if j in placed or (p >= 0 and p not in placed):
+                continue
+            placed.add(j)
+            if p >= 0:
+                bone = x[..., j, :] - x[..., p, :]
+                length = np.linalg.norm(source[..., j, :] - source[..., p, :], axis=-1, keepdims=True)
+                fixed[..., j, :] = fixed[..., p, :] + length * bone / np.maximum(
+                    np.linalg.norm(bone, axis=-1, keepdims=True), 1e-6)
+    return fixed
+
+
 def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
     """The shift route's moved [CLS] decoded on its own, from an all-zero decoder input."""
     from skelgen.generate import GenerationConfig, condition
@@ -159,6 +203,13 @@ def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
     with torch.no_grad():
         out = model.decode(torch.as_tensor(cls, dtype=torch.float32), torch.zeros(n, t, f)).numpy()
     return out.reshape((n, t) + generator.x.shape[2:])
+
+
+def bone_length(x: np.ndarray, layout) -> float:
+    """Mean length of the layout's bones over sequences x (n, T, M, V, C), persons present only."""
+    lengths = np.stack([np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1) for c, p in layout.bones], -1)
+    present = np.abs(x).any(axis=(-2, -1))  # (n, T, M)
+    return float(lengths[present].mean())
 
 
 def classic_of(x: np.ndarray, seed: int) -> np.ndarray:
@@ -253,11 +304,12 @@ def main():
                 gx, gy = gen_for(b.seeds[0])
                 nov_joint, _, _ = novelty(gx, gy, x, y, test[0], test[1])
                 rec = float((predict(evaluator, gx) == gy).mean())
-                rows[route] = {"recognized": rec, "novelty": nov_joint.to_dict()}
+                bones = bone_length(gx, gen.run.layout) / bone_length(x, gen.run.layout)
+                rows[route] = {"recognized": rec, "novelty": nov_joint.to_dict(), "bone_length_ratio": bones}
                 print(f"{name} {route:28s} recognized {100 * rec:5.1f} %  copy rate "
                       f"{100 * nov_joint.copy_rate:5.1f} %  nearest {nov_joint.generated_median:.3f} "
-                      f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}",
-                      flush=True)
+                      f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}  "
+                      f"bones x{bones:.3f}", flush=True)
                 def mixed(s, generated_part, rest_method, augment_generated):
                     """The real set plus generated_part[c] generated sequences of each class c
                     (classic-augmented if augment_generated) and the rest of sc.add from rest_method."""

@@ -251,7 +251,7 @@ def generation_options(f):
         click.option("--strategy", type=click.Choice(STRATEGIES), default=G.strategy, show_default=True,
                      help="How the class [CLS] embedding is chosen (skelgen.generate)."),
         click.option("--novelty", type=float, default=G.novelty, show_default=True,
-                     help="shift: how far from the real source sequence (0: a copy)."),
+                     help="borrow and shift: how far from the real source sequence (0: a copy)."),
         click.option("--noise-scale", type=float, default=G.noise_scale, show_default=True,
                      help="Std of the decoder's noise input."),
         click.option("--temperature", type=float, default=G.temperature, show_default=True,
@@ -392,7 +392,7 @@ def benchmark(recipe, data, out, as_json):
 @click.option("--noise-scale", default=GenerationConfig.noise_scale, show_default=True,
               help="Std of the decoder's noise input.")
 @click.option("--novelty", default=GenerationConfig.novelty, show_default=True,
-              help="shift: how far from the real source (0: a copy).")
+              help="borrow and shift: how far from the real source (0: a copy).")
 @click.option("--train-split", default="train", show_default=True,
               help="Conditions generation and trains the evaluator.")
 @click.option("--test-split", default="test", show_default=True, help="The real reference for FID.")

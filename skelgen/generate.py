@@ -8,12 +8,14 @@ Strategies for choosing the [CLS] embedding of a class c:
                the output is s plus the decoder's change, s + D(z_s + noise) - D(z_s): the
                motion moves as the decoder says a shift of [CLS] moves it, while the detail the
                decoder cannot rebuild from [CLS] (it smooths) stays that of a real sequence.
-               ``novelty`` 0 returns s itself; larger values move further from it.
-  borrow       shift with real variation in place of the Gaussian draw: z_s moves along the
-               within-class residual of a random training sequence of any class with 2+ members
-               (its [CLS] minus its class mean), rescaled to the Gaussian draw's typical length,
-               times ``novelty``: a rare class borrows the ways common classes actually vary
-               (performer, speed, amplitude), not only their second moments;
+               ``novelty`` 0 returns s itself; larger values move further from it. The body stays
+               s's too: every bone keeps, frame by frame, its length in s (``keep_bone_lengths``),
+               since the decoder's change stretches limbs (BENCHMARKS.md 8i).
+  borrow       (the default) shift with real variation in place of the Gaussian draw: z_s
+               moves along the within-class residual of a random training sequence of any class
+               with 2+ members (its [CLS] minus its class mean), rescaled to the Gaussian draw's
+               typical length, times ``novelty``: a rare class borrows the ways common classes
+               actually vary (performer, speed, amplitude), not only their second moments;
   sample       the embedding of a random training sequence of c (the paper's);
   interpolate  a random convex mix of two training sequences of c (SMOTE in [CLS] space);
   gaussian     a draw from a Gaussian fitted to c's embeddings (Ledoit-Wolf shrinkage),
@@ -38,6 +40,9 @@ from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F4
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
+# The version of what generation makes, part of the benchmark's cache keys: bump it whenever the
+# same checkpoint, settings and seed would give other sequences (3: moves keep the source's bones).
+VERSION = 3
 MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 
 
@@ -161,6 +166,8 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
                 base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()
                 out = torch.as_tensor(bank.inputs[poses]) + out - base
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
+        if cfg.strategy in MOVES:
+            out = keep_bone_lengths(out, bank.inputs[poses].reshape(out.shape), run.data.layout)
         near, near_idx = nearest_member(bank, members, out)
         xs, prov = [], []
         for k in range(b):
@@ -179,6 +186,32 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
                          "nearest_distance": None if near is None else round(float(near[k]), 5)})
         done += b
         yield xs, prov
+
+
+def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e-5,
+                      max_sweeps: int = 100) -> np.ndarray:
+    """x (..., V, C) moved as little as it takes for every bone (child, parent) of ``layout`` to
+    have its length in ``source`` (same shape). Each sweep sets every bone in turn to its length by
+    moving its two joints equally along it (position-based dynamics), until no bone is off by more
+    than ``tol`` (metres). Forward kinematics from the root would carry every direction error
+    down the chain to the hands and feet; this spreads the correction instead. Where a person is
+    absent from a frame of the source (all zeros), it is absent from the result too."""
+    fixed = x.astype(np.float64)
+    bones = layout.bones
+    target = [np.linalg.norm(source[..., c, :] - source[..., p, :], axis=-1, keepdims=True) for c, p in bones]
+    for _ in range(max_sweeps):
+        worst = 0.0
+        for (c, p), length in zip(bones, target):
+            bone = fixed[..., c, :] - fixed[..., p, :]
+            now = np.linalg.norm(bone, axis=-1, keepdims=True)
+            worst = max(worst, float(np.abs(now - length).max(initial=0.0)))
+            half = 0.5 * (now - length) / np.maximum(now, 1e-9) * bone
+            fixed[..., c, :] -= half
+            fixed[..., p, :] += half
+        if worst <= tol:
+            break
+    absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
+    return np.where(absent, 0.0, fixed).astype(x.dtype)
 
 
 def nearest_member(bank: ClassBank, members: np.ndarray, out: np.ndarray):

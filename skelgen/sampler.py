@@ -20,8 +20,8 @@ form ``fit_resample`` returns (the same as given):
 
 Resampling encodes the given X with the checkpoint's encoder, keeps the [CLS] embeddings of each
 class as its bank, and generates for every class as many sequences as ``sampling_strategy``
-asks (imbalanced-learn's meanings) with ``generate.synthesize`` (strategies ``shift``, the
-default, ``sample``, ``interpolate``, ``gaussian``). The output holds the given samples first, unchanged, then the
+asks (imbalanced-learn's meanings) with ``generate.synthesize`` (strategies ``borrow``, the
+default, ``shift``, ``sample``, ``interpolate``, ``gaussian``). The output holds the given samples first, unchanged, then the
 synthetic ones class by class, with y alongside. A fixed ``random_state`` gives identical output.
 Test data must not go through ``fit_resample``; inside ``imblearn.pipeline.Pipeline`` samplers
 only run during ``fit``, so ``predict`` sees the test data untouched.
@@ -75,11 +75,11 @@ class SkelgenSampler(BaseOverSampler):
     checkpoint : str or path, default=None
         A TAHAR checkpoint; None: the one of the last ``skelgen pretrain`` run in the working
         folder (``runs/latest.json``), resolved when fitting.
-    strategy : {'shift', 'sample', 'interpolate', 'gaussian'}, default='shift'
+    strategy : {'borrow', 'shift', 'sample', 'interpolate', 'gaussian'}, default='borrow'
         How a class's [CLS] embedding is chosen (see ``skelgen.generate``).
     novelty : float, default=1.0
-        ``shift``: how far from the real source sequence, in within-class standard deviations
-        of [CLS] (0: a copy of it).
+        ``borrow`` and ``shift``: how far from the real source sequence, in within-class
+        standard deviations of [CLS] (0: a copy of it).
     noise_scale : float, default=0.05
         Std of the decoder's noise input (metres).
     temperature : float, default=1.0

@@ -191,7 +191,7 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
         for name in ("accuracy-balanced.png", "change.png", "gain-lt100.png"):
             assert (root / "out" / f"{kind}-{name}").stat().st_size > 0
     for sc in SCENARIOS:
-        assert set(saved["quality"][sc]) == {"real", "shift", "interpolate", "sample"}
+        assert set(saved["quality"][sc]) == {"real", "borrow", "shift", "interpolate", "sample"}
         real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
         assert all(np.isfinite(v["mean"]) for m, v in real.items() if m != "diversity_ratio")
     md = (root / "out" / "results.md").read_text()
@@ -251,7 +251,7 @@ def test_generators_are_cached(bench, splits, demo, monkeypatch):
 def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
     ckpt = bench[2]["scenarios"]["full"]["generator"]["checkpoint"]
     r = quality_report(ckpt, str(demo), n=24, seeds=(0, 1), out=tmp_path, evaluator_epochs=1, show_progress=False)
-    assert set(r["rows"]) == {"real", "shift", "interpolate", "sample"}
+    assert set(r["rows"]) == {"real", "borrow", "shift", "interpolate", "sample"}
     assert r["rows"]["real"]["fid"]["ci95"] is not None
     assert (tmp_path / "quality.json").is_file() and (tmp_path / "quality.md").is_file()
 

@@ -180,3 +180,40 @@ def test_borrowed_residuals_are_within_class_and_of_the_gaussian_length():
 def test_generation_knobs_out_of_range_are_refused(bad):
     with pytest.raises(SkelgenError, match="must be a number >= 0"):
         GenerationConfig(**bad)
+
+
+def test_keep_bone_lengths_gives_the_source_lengths_moving_the_joints_little():
+    from skelgen.generate import keep_bone_lengths
+    from skelgen.layouts import get_layout
+    layout = get_layout("kinect20")
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(2, 5, 2, 20, 3))
+    source[1, 2, 1] = 0.0  # the second person is absent from this frame of the source
+    x = source + rng.normal(scale=0.02, size=source.shape)  # bones off by up to a few centimetres
+    out = keep_bone_lengths(x, source, layout)
+    present = source.any(axis=(-2, -1))
+    for child, parent in layout.bones:
+        length = (np.linalg.norm(a[..., child, :] - a[..., parent, :], axis=-1) for a in (out, source))
+        np.testing.assert_allclose(*length, atol=1e-5)
+    assert np.abs(out - x)[present].max() < 0.1  # spread over the chain, not carried to its ends
+    assert not out[1, 2, 1].any() and out[1, 2, 0].any()
+    np.testing.assert_array_equal(keep_bone_lengths(source, source, layout), source)  # already right
+
+
+@pytest.mark.parametrize("strategy", ["shift", "borrow"])
+def test_moves_keep_the_bone_lengths_of_their_source(trained, demo_file, strategy):
+    from skelgen.bench.methods import Generator
+    from skelgen.generate import synthesize
+    from skelgen.preprocess import load_split
+    with SkeletonFile(demo_file) as sf:
+        x, y, ids = load_split(sf, "train", 16)
+    gen = Generator(trained, x, y, ids, noise_scale=0.05)
+    cfg = GenerationConfig(strategy=strategy, novelty=2.0, length="model")
+    (made, prov), = synthesize(gen.model, gen.run, gen.bank, 3, 6, cfg, seed=1)
+    where = {str(i): k for k, i in enumerate(ids)}
+    for seq, p in zip(made, prov):
+        src = x[where[p["pose_from"]]]
+        assert not np.allclose(seq, src, atol=1e-3)  # moved
+        for child, parent in gen.run.layout.bones:
+            np.testing.assert_allclose(np.linalg.norm(seq[..., child, :] - seq[..., parent, :], axis=-1),
+                                       np.linalg.norm(src[..., child, :] - src[..., parent, :], axis=-1), atol=1e-4)

@@ -45,7 +45,7 @@ BASELINES = ("none", "oversample", "smote", "classic")
 CEILING = "oracle"
 COMBINATIONS = {"": "generated only", "+classic": "half generated, half classic",
                 ">classic": "generated, then classic-augmented"}
-METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-shift+classic", "skelgen-shift>classic", CEILING)
+METHODS = BASELINES + tuple(f"skelgen-{s}" for s in STRATEGIES) + ("skelgen-borrow>classic", "skelgen-shift>classic", CEILING)
 
 
 @dataclass

@@ -127,7 +127,7 @@ def train_evaluator(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int 
 
 
 def rate(generator, evaluator, x_test: np.ndarray, y_test: np.ndarray, num_classes: int, n: int = 1000,
-         seeds=(0, 1, 2), strategies=("shift", "interpolate", "sample"), show_progress=False) -> dict:
+         seeds=(0, 1, 2), strategies=("borrow", "shift", "interpolate", "sample"), show_progress=False) -> dict:
     """{row: summary} for the "real" row and each strategy of ``generator`` (a methods.Generator)."""
     if n < 2 or not seeds:
         raise SkelgenError("quality needs at least 2 samples and one seed")

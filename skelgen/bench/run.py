@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SkelgenError, check_range
+from ..generate import VERSION as GENERATION
 from ..generation_config import GenerationConfig
 from ..io.atomic import AtomicPath, check_folder
 from ..io.dataset import SkeletonFile
@@ -90,7 +91,7 @@ class QualityConfig:
     samples: int = 1000           # generated sequences per run; 0 skips the quality protocol
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     evaluator_epochs: int = 30
-    strategies: list[str] = field(default_factory=lambda: ["shift", "interpolate", "sample"])
+    strategies: list[str] = field(default_factory=lambda: ["borrow", "shift", "interpolate", "sample"])
 
     def __post_init__(self):
         check_range("quality.samples", self.samples, 0, fix="fix it in the benchmark recipe")
@@ -259,7 +260,7 @@ def _classify(r: BenchRecipe, cfg: ClassifierConfig, sc, real: M.TrainingSet, re
             for seed in b.seeds:
                 path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
                                  seed, dataclasses.asdict(cfg), steps,
-                                 dataclasses.asdict(r.generator) if skelgen else None)
+                                 (dataclasses.asdict(r.generator), GENERATION) if skelgen else None)
                 cell = cells.get(path)
                 if cell is None:
                     ts = M.build(method, real, sc.add, seed, generator, removed)
