@@ -217,18 +217,31 @@ def classic_of(x: np.ndarray, seed: int) -> np.ndarray:
                            torch.Generator().manual_seed(seed)).numpy()
 
 
-def knob_curve(rows: dict) -> list[dict]:
-    """The shift routes of one scenario's rows as novelty_curve points, by knob value."""
+KNOBBED = ("shift", "borrow")  # the routes with a novelty knob, each plotted as one curve
+
+
+def knob_curve(rows: dict, strategy: str) -> list[dict]:
+    """The ``strategy`` routes of one scenario's rows as novelty_curve points, by knob value."""
     none = np.mean(rows["none"]["balanced"])
     points = [{"knob": nov, "recognized": row["recognized"], "copy_rate": row["novelty"]["copy_rate"],
                "gain": 100 * (np.mean(row["balanced"]) - none)}
               for route, row in rows.items() if "recognized" in row and "balanced" in row
-              for strategy, nov, k in [parse_route(route)] if strategy == "shift" and k == 1]
+              for s, nov, k in [parse_route(route)] if s == strategy and nov is not None and k == 1]
     return sorted(points, key=lambda p: p["knob"])
 
 
+def plot_curves(rows: dict, out_stem: str, title: str):
+    """OUT_STEM.png for shift's knob (the name it always had), OUT_STEM-borrow.png for borrow's;
+    only for a strategy run at some knob value."""
+    for strategy in KNOBBED:
+        curve = knob_curve(rows, strategy)
+        if curve:
+            suffix = "" if strategy == "shift" else f"-{strategy}"
+            plots.novelty_curve(curve, f"{out_stem}{suffix}.png", f"{strategy}: novelty knob, {title}")
+
+
 def merged_curve(paths: list[str], out: str):
-    """One knob curve per scenario from several result files of one recipe."""
+    """One knob curve per scenario and strategy from several result files of one recipe."""
     merged: dict[str, dict] = {}
     for path in paths:
         with open(path) as f:
@@ -236,7 +249,7 @@ def merged_curve(paths: list[str], out: str):
         for name, rows in result["scenarios"].items():
             merged.setdefault(name, {}).update(rows)
     for name, rows in merged.items():
-        plots.novelty_curve(knob_curve(rows), out.removesuffix(".png") + f"-{name}.png", f"shift: novelty knob, {name}")
+        plot_curves(rows, out.removesuffix(".png") + f"-{name}", name)
 
 
 def main():
@@ -249,7 +262,8 @@ def main():
     ap.add_argument("--caps", default="none",
                     help="comma list of R or none: at most R x a class's real count generated, the rest of "
                          "its additions real copies (plain) or classic-augmented real copies (>classic)")
-    ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png, the shift knob's curve")
+    ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png and NAME-SCENARIO-borrow.png, "
+                                                 "the shift and borrow knobs' curves")
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
     ap.add_argument("--prior-steps", type=int, default=3000, help="training steps of the prior route's flow")
     args = ap.parse_args()
@@ -329,10 +343,7 @@ def main():
                         suffix, generated_part, rest_method, augment = combos[combo]
                         run(route + suffix + tag, lambda s, g=generated_part, m=rest_method, a=augment: mixed(s, g, m, a))
             result["scenarios"][name] = rows
-            curve = knob_curve(rows)
-            if curve:
-                plots.novelty_curve(curve, args.out.removesuffix(".json") + f"-{name}.png",
-                                    f"shift: novelty knob, {r.name} {name}")
+            plot_curves(rows, args.out.removesuffix(".json") + f"-{name}", f"{r.name} {name}")
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
 
