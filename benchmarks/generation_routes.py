@@ -12,7 +12,8 @@ class-conditional flow-matching prior (class_prior.py, beside this script: noise
 step, then decodes as shift does. Routes "shift-free:N" and "borrow-free:N" leave the bone
 lengths as the decoder's change makes them, "shift-fk:N" and "borrow-fk:N" set them by forward
 kinematics from the root (ablations: the library's moves keep the source's lengths by a
-least-movement projection, skelgen.generate.keep_bone_lengths).
+least-movement projection, skelgen.generate.keep_bone_lengths); "shift-rot:N" and
+"borrow-rot:N" apply the decoder's change as a rotation of each source bone instead.
 Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
@@ -80,6 +81,9 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
             elif strategy == "prior":
                 with prior_moves(generator.bank, novelty_, GUIDANCE):
                     xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
+            elif strategy.endswith("-rot"):
+                with rotated_moves(generator.model):
+                    xs.append(generator.generate(c, int(a), strategy.removesuffix("-rot"), seed * 10_007 + c))
             elif strategy.endswith(("-free", "-fk")):
                 base, _, how = strategy.rpartition("-")
                 with bones_by(free_bones if how == "free" else forward_kinematics_bones):
@@ -169,6 +173,55 @@ def bones_by(fix):
         yield
     finally:
         G.keep_bone_lengths = original
+
+
+@contextlib.contextmanager
+def rotated_moves(model):
+    """Within the block, shift and borrow apply the decoder's change as rotations: each source
+    bone turns by the rotation that takes the bone of D(z_s) to that of D(z_s + move), placed
+    from the root (moved by the decoder's root change) outward; lengths stay the source's."""
+    import skelgen.generate as G
+    decoded, original_decode, original_fix = [], model.decode, G.keep_bone_lengths
+
+    def decode(*args, **kwargs):  # synthesize decodes the moved [CLS], then the source's
+        out = original_decode(*args, **kwargs)
+        decoded.append(out.float().numpy())
+        return out
+
+    def fix(x, source, layout):
+        moved, base = (d.reshape(x.shape) for d in decoded[-2:])
+        return rotate_bones(source, base, moved, layout)
+
+    model.decode, G.keep_bone_lengths = decode, fix
+    try:
+        yield
+    finally:
+        model.decode, G.keep_bone_lengths = original_decode, original_fix
+
+
+def rotate_bones(source, base, moved, layout):
+    """source (..., V, C) with each bone turned as the bone of ``base`` turns into that of ``moved``."""
+    def unit(v):
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+    out, placed = source.copy(), set()
+    roots = [j for j, p in enumerate(layout.parents) if p < 0]
+    for r in roots:
+        out[..., r, :] = source[..., r, :] + moved[..., r, :] - base[..., r, :]
+        placed.add(r)
+    while len(placed) < len(layout.parents):
+        for j, p in enumerate(layout.parents):
+            if j in placed or p not in placed:
+                continue
+            a, b = unit(base[..., j, :] - base[..., p, :]), unit(moved[..., j, :] - moved[..., p, :])
+            v, c = np.cross(a, b), (a * b).sum(-1, keepdims=True)
+            d = source[..., j, :] - source[..., p, :]
+            # Rodrigues for the rotation taking a to b, applied to d
+            turned = d * c + np.cross(v, d) + v * (v * d).sum(-1, keepdims=True) / np.maximum(1 + c, 1e-9)
+            out[..., j, :] = out[..., p, :] + turned
+            placed.add(j)
+    absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
+    return np.where(absent, 0.0, out).astype(source.dtype)
 
 
 def free_bones(x, source, layout):
