@@ -196,7 +196,8 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
     than ``tol`` (metres). Forward kinematics from the root would carry every direction error
     down the chain to the hands and feet; this spreads the correction instead. Where a person is
     absent from a frame of the source (all zeros), it is absent from the result too."""
-    fixed = x.astype(np.float64)
+    absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
+    fixed = np.where(absent, 0.0, x.astype(np.float64))  # zero where the source is: nothing to fix there
     bones = layout.bones
     target = [np.linalg.norm(source[..., c, :] - source[..., p, :], axis=-1, keepdims=True) for c, p in bones]
     for _ in range(max_sweeps):
@@ -210,8 +211,7 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
             fixed[..., p, :] += half
         if worst <= tol:
             break
-    absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
-    return np.where(absent, 0.0, fixed).astype(x.dtype)
+    return fixed.astype(x.dtype)
 
 
 def nearest_member(bank: ClassBank, members: np.ndarray, out: np.ndarray):
