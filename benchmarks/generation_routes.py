@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import json
 import time
+from unittest.mock import patch
 
 import numpy as np
 import torch
@@ -104,12 +105,8 @@ def orthogonal_noise(bank):
     means = np.stack([bank.embeddings[bank.labels == c].mean(0) for c in np.unique(bank.labels)])
     q, _ = np.linalg.qr((means - means.mean(0)).T)  # (D, K) orthonormal basis of that span
     factor = (np.eye(len(q)) - q @ q.T) @ bank.within_class()
-    original = bank.within_class
-    bank.within_class = lambda: factor
-    try:
+    with patch.object(bank, "within_class", lambda: factor):
         yield
-    finally:
-        bank.within_class = original
 
 
 @contextlib.contextmanager
@@ -127,11 +124,8 @@ def residual_noise():
         src, resid = rng.choice(members, b), residuals[rng.choice(len(residuals), b)]
         return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
 
-    G.condition = condition
-    try:
+    with patch.object(G, "condition", condition):
         yield
-    finally:
-        G.condition = original
 
 
 GUIDANCE, PRIOR_STEPS = 1.0, 3000  # --guidance, --prior-steps: the prior route's settings
@@ -148,31 +142,22 @@ def prior_moves(bank, strength: float, guidance: float):
         bank._fitted["prior"] = ClassPrior(bank.embeddings, bank.labels, int(bank.labels.max()) + 1,
                                            steps=PRIOR_STEPS)
         print(f"prior fitted in {time.perf_counter() - t0:.1f} s", flush=True)
-    prior, original = bank._fitted["prior"], G.condition
+    prior = bank._fitted["prior"]
 
     def condition(bank_, c, members, b, cfg, rng):
         src = rng.choice(members, b)
         z = prior.move(bank_.embeddings[src], np.full(b, c), strength, rng, guidance)
         return z, [[s] for s in src], src
 
-    G.condition = condition
-    try:
+    with patch.object(G, "condition", condition):
         yield
-    finally:
-        G.condition = original
 
 
-@contextlib.contextmanager
 def bones_by(fix):
     """Within the block, shift and borrow set their bone lengths with ``fix(x, source, layout)`` in
     place of the library's ``keep_bone_lengths``."""
     import skelgen.generate as G
-    original = G.keep_bone_lengths
-    G.keep_bone_lengths = fix
-    try:
-        yield
-    finally:
-        G.keep_bone_lengths = original
+    return patch.object(G, "keep_bone_lengths", fix)
 
 
 @contextlib.contextmanager
@@ -180,8 +165,7 @@ def rotated_moves(model):
     """Within the block, shift and borrow apply the decoder's change as rotations: each source
     bone turns by the rotation that takes the bone of D(z_s) to that of D(z_s + move), placed
     from the root (moved by the decoder's root change) outward; lengths stay the source's."""
-    import skelgen.generate as G
-    decoded, original_decode, original_fix = [], model.decode, G.keep_bone_lengths
+    decoded, original_decode = [], model.decode
 
     def decode(*args, **kwargs):  # synthesize decodes the moved [CLS], then the source's
         out = original_decode(*args, **kwargs)
@@ -192,11 +176,16 @@ def rotated_moves(model):
         moved, base = (d.reshape(x.shape) for d in decoded[-2:])
         return rotate_bones(source, base, moved, layout)
 
-    model.decode, G.keep_bone_lengths = decode, fix
-    try:
+    with patch.object(model, "decode", decode), bones_by(fix):
         yield
-    finally:
-        model.decode, G.keep_bone_lengths = original_decode, original_fix
+
+
+def parents_first(parents) -> list[int]:
+    """Every joint index once, each after its parent."""
+    order = []
+    while len(order) < len(parents):
+        order += [j for j, p in enumerate(parents) if j not in order and (p < 0 or p in order)]
+    return order
 
 
 def rotate_bones(source, base, moved, layout):
@@ -204,22 +193,18 @@ def rotate_bones(source, base, moved, layout):
     def unit(v):
         return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
-    out, placed = source.copy(), set()
-    roots = [j for j, p in enumerate(layout.parents) if p < 0]
-    for r in roots:
-        out[..., r, :] = source[..., r, :] + moved[..., r, :] - base[..., r, :]
-        placed.add(r)
-    while len(placed) < len(layout.parents):
-        for j, p in enumerate(layout.parents):
-            if j in placed or p not in placed:
-                continue
-            a, b = unit(base[..., j, :] - base[..., p, :]), unit(moved[..., j, :] - moved[..., p, :])
-            v, c = np.cross(a, b), (a * b).sum(-1, keepdims=True)
-            d = source[..., j, :] - source[..., p, :]
-            # Rodrigues for the rotation taking a to b, applied to d
-            turned = d * c + np.cross(v, d) + v * (v * d).sum(-1, keepdims=True) / np.maximum(1 + c, 1e-9)
-            out[..., j, :] = out[..., p, :] + turned
-            placed.add(j)
+    out = source.copy()
+    for j in parents_first(layout.parents):
+        p = layout.parents[j]
+        if p < 0:  # a root moves by the decoder's change of it
+            out[..., j, :] = source[..., j, :] + moved[..., j, :] - base[..., j, :]
+            continue
+        a, b = unit(base[..., j, :] - base[..., p, :]), unit(moved[..., j, :] - moved[..., p, :])
+        v, c = np.cross(a, b), (a * b).sum(-1, keepdims=True)
+        d = source[..., j, :] - source[..., p, :]
+        # Rodrigues for the rotation taking a to b, applied to d
+        turned = d * c + np.cross(v, d) + v * (v * d).sum(-1, keepdims=True) / np.maximum(1 + c, 1e-9)
+        out[..., j, :] = out[..., p, :] + turned
     absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
     return np.where(absent, 0.0, out).astype(source.dtype)
 
@@ -232,17 +217,14 @@ def free_bones(x, source, layout):
 def forward_kinematics_bones(x, source, layout):
     """Each bone at its source length along x's own bone direction, placed from the root outward:
     every direction error is carried down the chain (the first version measured, BENCHMARKS.md 8i)."""
-    fixed, placed = x.copy(), set()
-    while len(placed) < len(layout.parents):  # parents before children
-        for j, p in enumerate(layout.parents):
-            if j in placed or (p >= 0 and p not in placed):
-                continue
-            placed.add(j)
-            if p >= 0:
-                bone = x[..., j, :] - x[..., p, :]
-                length = np.linalg.norm(source[..., j, :] - source[..., p, :], axis=-1, keepdims=True)
-                fixed[..., j, :] = fixed[..., p, :] + length * bone / np.maximum(
-                    np.linalg.norm(bone, axis=-1, keepdims=True), 1e-6)
+    fixed = x.copy()
+    for j in parents_first(layout.parents):
+        p = layout.parents[j]
+        if p >= 0:
+            bone = x[..., j, :] - x[..., p, :]
+            length = np.linalg.norm(source[..., j, :] - source[..., p, :], axis=-1, keepdims=True)
+            fixed[..., j, :] = fixed[..., p, :] + length * bone / np.maximum(
+                np.linalg.norm(bone, axis=-1, keepdims=True), 1e-6)
     return fixed
 
 

@@ -196,22 +196,26 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
     than ``tol`` (metres). Forward kinematics from the root would carry every direction error
     down the chain to the hands and feet; this spreads the correction instead. Where a person is
     absent from a frame of the source (all zeros), it is absent from the result too."""
+    v, ch = x.shape[-2:]
     absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
     fixed = np.where(absent, 0.0, x.astype(np.float64))  # zero where the source is: nothing to fix there
+    # (V, frames, C): each joint's frames in one block, so a bone's two joints are contiguous slices
+    joints = np.ascontiguousarray(np.moveaxis(fixed.reshape(-1, v, ch), 1, 0))
+    src = np.moveaxis(source.reshape(-1, v, ch), 1, 0)
     bones = layout.bones
-    target = [np.linalg.norm(source[..., c, :] - source[..., p, :], axis=-1, keepdims=True) for c, p in bones]
+    target = [np.linalg.norm(src[c] - src[p], axis=-1, keepdims=True) for c, p in bones]
     for _ in range(max_sweeps):
         worst = 0.0
         for (c, p), length in zip(bones, target):
-            bone = fixed[..., c, :] - fixed[..., p, :]
+            bone = joints[c] - joints[p]
             now = np.linalg.norm(bone, axis=-1, keepdims=True)
             worst = max(worst, float(np.abs(now - length).max(initial=0.0)))
             half = 0.5 * (now - length) / np.maximum(now, 1e-9) * bone
-            fixed[..., c, :] -= half
-            fixed[..., p, :] += half
+            joints[c] -= half
+            joints[p] += half
         if worst <= tol:
             break
-    return fixed.astype(x.dtype)
+    return np.moveaxis(joints, 0, 1).reshape(x.shape).astype(x.dtype)
 
 
 def nearest_member(bank: ClassBank, members: np.ndarray, out: np.ndarray):
