@@ -71,31 +71,32 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
     """(x (a, T, M, V, C), y (a,)) generated for the counts ``add`` (K,)."""
     if novelty_ is not None:
         generator.novelty = novelty_
+    library_strategy, patched = route_patch(generator, strategy, novelty_)
     xs, ys = [], []
-    for c, a in enumerate(add):
-        if a > 0:
-            if strategy == "direct":
-                xs.append(direct(generator, c, int(a), seed * 10_007 + c))
-            elif strategy == "orth":
-                with orthogonal_noise(generator.bank):
-                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
-            elif strategy == "prior":
-                with prior_moves(generator.bank, novelty_, GUIDANCE):
-                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
-            elif strategy.endswith("-rot"):
-                with rotated_moves(generator.model):
-                    xs.append(generator.generate(c, int(a), strategy.removesuffix("-rot"), seed * 10_007 + c))
-            elif strategy.endswith(("-free", "-fk")):
-                base, _, how = strategy.rpartition("-")
-                with bones_by(free_bones if how == "free" else forward_kinematics_bones):
-                    xs.append(generator.generate(c, int(a), base, seed * 10_007 + c))
-            elif strategy == "resid":
-                with residual_noise():
-                    xs.append(generator.generate(c, int(a), "shift", seed * 10_007 + c))
-            else:
-                xs.append(generator.generate(c, int(a), strategy, seed * 10_007 + c))
-            ys.append(np.full(int(a), c))
+    with patched:
+        for c, a in enumerate(add):
+            if a > 0:
+                s = seed * 10_007 + c
+                xs.append(direct(generator, c, int(a), s) if strategy == "direct"
+                          else generator.generate(c, int(a), library_strategy, s))
+                ys.append(np.full(int(a), c))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
+    """(the library strategy a route generates with, the patch of the library it runs under)."""
+    if strategy == "orth":
+        return "shift", orthogonal_noise(generator.bank)
+    if strategy == "prior":
+        return "shift", prior_moves(generator.bank, novelty_, GUIDANCE)
+    if strategy == "resid":
+        return "shift", residual_noise()
+    base, _, how = strategy.rpartition("-")
+    if how == "rot":
+        return base, rotated_moves(generator.model)
+    if how in ("free", "fk"):
+        return base, bones_by(free_bones if how == "free" else forward_kinematics_bones)
+    return strategy, contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -134,7 +135,7 @@ GUIDANCE, PRIOR_STEPS = 1.0, 3000  # --guidance, --prior-steps: the prior route'
 @contextlib.contextmanager
 def prior_moves(bank, strength: float, guidance: float):
     """Within the block, shift's move becomes the learned prior's: the source's [CLS] noised to
-    time 1 - strength and carried back along the class-conditioned flow (skelgen.prior)."""
+    time 1 - strength and carried back along the class-conditioned flow (class_prior.py)."""
     import skelgen.generate as G
     from class_prior import ClassPrior  # beside this script
     if "prior" not in bank._fitted:
