@@ -14,6 +14,10 @@ lengths as the decoder's change makes them, "shift-fk:N" and "borrow-fk:N" set t
 kinematics from the root (ablations: the library's moves keep the source's lengths by a
 least-movement projection, skelgen.generate.keep_bone_lengths); "shift-rot:N" and
 "borrow-rot:N" apply the decoder's change as a rotation of each source bone instead.
+Routes "shift-raw:N" and "borrow-raw:N" leave novelty in [CLS] units, uncalibrated (the library
+scales the move to the data's spacing first, skelgen.generate.calibrated_reach); "borrow-body:N"
+also gives each output the bone lengths of a random training clip of any class (another
+performer's body), scaled frame by frame from the source's.
 Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
@@ -96,6 +100,10 @@ def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
         return base, rotated_moves(generator.model)
     if how in ("free", "fk"):
         return base, bones_by(free_bones if how == "free" else forward_kinematics_bones)
+    if how == "raw":
+        return base, patch.object(generator, "calibrate", False)
+    if how == "body":
+        return base, bones_by(borrowed_body(generator.bank))
     return strategy, contextlib.nullcontext()
 
 
@@ -208,6 +216,41 @@ def rotate_bones(source, base, moved, layout):
         out[..., j, :] = out[..., p, :] + turned
     absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
     return np.where(absent, 0.0, out).astype(source.dtype)
+
+
+def mean_bones(x: np.ndarray, layout) -> np.ndarray:
+    """(n, B) each sequence's mean length of every bone of ``layout`` over x (n, ..., V, C),
+    frames and persons where it is present."""
+    x = x.reshape(len(x), -1, x.shape[-2], x.shape[-1])
+    present = np.abs(x).any(axis=(-2, -1))  # (n, frames)
+    lengths = np.stack([np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1) for c, p in layout.bones], -1)
+    return (lengths * present[..., None]).sum(1) / np.maximum(present.sum(1, keepdims=True), 1)
+
+
+def borrowed_body(bank, seed: int = 0):
+    """A bones fix: each generated sequence keeps its source's bones frame by frame, each bone
+    scaled by the ratio of a random training clip's (any class: another performer) mean length
+    to the source's, so a rare class also borrows the bodies of the common classes' performers."""
+    from skelgen.generate import keep_bone_lengths
+    rng, donors = np.random.default_rng(seed), {}
+
+    def fix(x, source, layout):
+        if "bones" not in donors:
+            donors["bones"] = mean_bones(bank.inputs.reshape((len(bank.inputs),) + x.shape[1:]), layout)
+        donor = donors["bones"][rng.choice(len(donors["bones"]), len(x))]  # (b, B)
+        ratio = donor / np.maximum(mean_bones(source, layout), 1e-6)
+        # scale each bone of the source about its parent, root outward, so its lengths become the targets
+        scaled = source.astype(np.float64).copy()
+        for j in parents_first(layout.parents):
+            p = layout.parents[j]
+            if p >= 0:
+                k = layout.bones.index((j, p))
+                r = ratio[:, k].reshape((-1,) + (1,) * (source.ndim - 2))
+                scaled[..., j, :] = scaled[..., p, :] + r * (source[..., j, :] - source[..., p, :])
+        absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
+        return keep_bone_lengths(x, np.where(absent, 0.0, scaled).astype(source.dtype), layout)
+
+    return fix
 
 
 def free_bones(x, source, layout):
@@ -355,11 +398,14 @@ def main():
                 nov_joint, _, _ = novelty(gx, gy, x, y, test[0], test[1])
                 rec = float((predict(evaluator, gx) == gy).mean())
                 bones = bone_length(gx, gen.run.layout) / bone_length(x, gen.run.layout)
-                rows[route] = {"recognized": rec, "novelty": nov_joint.to_dict(), "bone_length_ratio": bones}
+                reach = {k[1]: v for k, v in gen.bank._fitted.items() if isinstance(k, tuple) and k[0] == "reach"}
+                rows[route] = {"recognized": rec, "novelty": nov_joint.to_dict(), "bone_length_ratio": bones,
+                               "reach": reach.get(route_patch(gen, strategy, nov)[0])}
                 print(f"{name} {route:28s} recognized {100 * rec:5.1f} %  copy rate "
                       f"{100 * nov_joint.copy_rate:5.1f} %  nearest {nov_joint.generated_median:.3f} "
                       f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}  "
-                      f"bones x{bones:.3f}", flush=True)
+                      f"bones x{bones:.3f}"
+                      + (f"  reach {rows[route]['reach']:.3f}" if rows[route]["reach"] else ""), flush=True)
                 def mixed(s, generated_part, rest_method, augment_generated):
                     """The real set plus generated_part[c] generated sequences of each class c
                     (classic-augmented if augment_generated) and the rest of sc.add from rest_method."""

@@ -252,6 +252,8 @@ def generation_options(f):
                      help="How the class [CLS] embedding is chosen (skelgen.generate)."),
         click.option("--novelty", type=float, default=G.novelty, show_default=True,
                      help="borrow and shift: how far from the real source sequence (0: a copy)."),
+        click.option("--calibrate/--no-calibrate", default=G.calibrate, show_default=True,
+                     help="borrow and shift: novelty 1 = as far as real sequences lie from each other."),
         click.option("--noise-scale", type=float, default=G.noise_scale, show_default=True,
                      help="Std of the decoder's noise input."),
         click.option("--temperature", type=float, default=G.temperature, show_default=True,
@@ -266,9 +268,9 @@ def generation_options(f):
     return f
 
 
-def generation_config(strategy, novelty, noise_scale, temperature, length):
-    return GenerationConfig(strategy=strategy, novelty=novelty, noise_scale=noise_scale, temperature=temperature,
-                            length=length)
+def generation_config(strategy, novelty, calibrate, noise_scale, temperature, length):
+    return GenerationConfig(strategy=strategy, novelty=novelty, calibrate=calibrate, noise_scale=noise_scale,
+                            temperature=temperature, length=length)
 
 
 @main.command("synth")
@@ -277,12 +279,12 @@ def generation_config(strategy, novelty, noise_scale, temperature, length):
 @click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
 @click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @generation_options
-def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, noise_scale, temperature, length, split, seed,
-              overwrite):
+def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate, noise_scale, temperature, length,
+              split, seed, overwrite):
     """Generate sequences of one class from the pretrained decoder."""
     from .synth import synth
     checkpoint, data = resolve_run(checkpoint, data)
-    cfg = generation_config(strategy, novelty, noise_scale, temperature, length)
+    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, length)
     r = synth(checkpoint, data, class_key, n, out, cfg, seed=seed, split=split, overwrite=overwrite)
     click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}) to {out}")
 
@@ -295,14 +297,14 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, noise_scal
                    "or counts like A024=100,A023=80.")
 @click.option("--recipe", default="demo", show_default=True, help="Recipe to pretrain with if no checkpoint fits.")
 @generation_options
-def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, noise_scale, temperature, length, split,
-                  seed, overwrite):
+def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, calibrate, noise_scale, temperature,
+                  length, split, seed, overwrite):
     """Fill the classes of the training split with synthetic samples (input never modified)."""
     from .synth import checkpoint_for, parse_sampling, rebalance
     if checkpoint is None:
         checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
     r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split,
-                  generation_config(strategy, novelty, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
+                  generation_config(strategy, novelty, calibrate, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
     click.echo(f"wrote {r['out']}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
 
@@ -393,12 +395,14 @@ def benchmark(recipe, data, out, as_json):
               help="Std of the decoder's noise input.")
 @click.option("--novelty", default=GenerationConfig.novelty, show_default=True,
               help="borrow and shift: how far from the real source (0: a copy).")
+@click.option("--calibrate/--no-calibrate", default=GenerationConfig.calibrate, show_default=True,
+              help="borrow and shift: novelty 1 = as far as real sequences lie from each other.")
 @click.option("--train-split", default="train", show_default=True,
               help="Conditions generation and trains the evaluator.")
 @click.option("--test-split", default="test", show_default=True, help="The real reference for FID.")
 @click.option("--out", type=click.Path(), default=None, help="Folder for quality.json and quality.md.")
 @click.option("--json", "as_json", is_flag=True)
-def quality(checkpoint, data, n, seeds, noise_scale, novelty, train_split, test_split, out, as_json):
+def quality(checkpoint, data, n, seeds, noise_scale, novelty, calibrate, train_split, test_split, out, as_json):
     """Generation quality, the ACTOR/MDM protocol: FID, recognition accuracy, diversity and
     multimodality of generated sequences, with the real test split as reference row."""
     from .bench.quality import markdown, quality_report
@@ -408,7 +412,7 @@ def quality(checkpoint, data, n, seeds, noise_scale, novelty, train_split, test_
     except ValueError:
         raise SkelgenError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
     r = quality_report(checkpoint, data, n=n, seeds=seed_list, out=out, train_split=train_split,
-                       test_split=test_split, noise_scale=noise_scale, novelty=novelty)
+                       test_split=test_split, noise_scale=noise_scale, novelty=novelty, calibrate=calibrate)
     emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + (f"wrote {out}/quality.json" if out else ""))
 
 

@@ -8,7 +8,11 @@ Strategies for choosing the [CLS] embedding of a class c:
                the output is s plus the decoder's change, s + D(z_s + noise) - D(z_s): the
                motion moves as the decoder says a shift of [CLS] moves it, while the detail the
                decoder cannot rebuild from [CLS] (it smooths) stays that of a real sequence.
-               ``novelty`` 0 returns s itself; larger values move further from it. The body stays
+               ``novelty`` 0 returns s itself; larger values move further from it. By default
+               (``calibrate``) the move is first scaled so that at novelty 1 the outputs lie as far
+               from their nearest training sequence as training sequences lie from their nearest
+               other one: the same knob means the same on any dataset and generator
+               (``calibrated_reach``; BENCHMARKS.md 8j). The body stays
                s's too: every bone keeps, frame by frame, its length in s (``keep_bone_lengths``),
                since the decoder's change stretches limbs (BENCHMARKS.md 8i).
   borrow       (the default) shift with real variation in place of the Gaussian draw: z_s
@@ -29,7 +33,7 @@ from the strategy's choice of [CLS].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -41,8 +45,9 @@ from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
 # The version of what generation makes, part of the benchmark's cache keys: bump it whenever the
-# same checkpoint, settings and seed would give other sequences (3: moves keep the source's bones).
-VERSION = 3
+# same checkpoint, settings and seed would give other sequences (3: moves keep the source's bones;
+# 4: moves are calibrated to the data's spacing).
+VERSION = 4
 MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 
 
@@ -153,11 +158,13 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
     frames, m, v, _ = run.input_shape
     f = run.model.in_dim
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
+    reach = calibrated_reach(model, run, bank, cfg, rate) if cfg.calibrate and cfg.strategy in MOVES else 1.0
+    moved = replace(cfg, novelty=cfg.novelty * reach, calibrate=False)  # the move condition() makes
     done = 0
     while done < n:
         check_stop()  # between batches: a swallowed Ctrl-C or SIGTERM still stops generation
         b = min(cfg.batch_size, n - done)
-        cls, sources, poses = condition(bank, c, members, b, cfg, rng)
+        cls, sources, poses = condition(bank, c, members, b, moved, rng)
         noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
         with torch.no_grad():
@@ -181,11 +188,70 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
             prov.append({"strategy": cfg.strategy, "seed": seed, "index": done + k,
                          "sources": [str(bank.ids[j]) for j in sources[k]], "pose_from": str(bank.ids[src]),
                          "noise_scale": cfg.noise_scale, "temperature": cfg.temperature,
-                         "novelty": cfg.novelty, "length": cfg.length,
+                         "novelty": cfg.novelty, "calibrated": cfg.calibrate, "reach": reach, "length": cfg.length,
                          "nearest": None if near is None else str(bank.ids[near_idx[k]]),
                          "nearest_distance": None if near is None else round(float(near[k]), 5)})
         done += b
         yield xs, prov
+
+
+CALIBRATION_SEQUENCES = 256  # generated per trial of calibrated_reach, over classes at random (seed 0)
+
+
+def neighbour_spacing(bank: ClassBank, shape: tuple) -> float | None:
+    """Median distance from a real sequence to its nearest other real sequence of its class
+    (leave-one-out, normalized joint space, skelgen.novelty), over classes with 2+ members; None
+    when no class has two or the bank holds no model inputs. shape: a sequence's (T, M, V, C)."""
+    from .novelty import pairwise
+    if bank.inputs is None:
+        return None
+    gaps = []
+    for c in np.unique(bank.labels):
+        rows = np.flatnonzero(bank.labels == c)
+        if len(rows) > 1:
+            x = bank.inputs[rows].reshape((len(rows),) + tuple(shape))
+            d = pairwise(x, x)
+            np.fill_diagonal(d, np.inf)
+            gaps.append(d.min(1))
+    return float(np.median(np.concatenate(gaps))) if gaps else None
+
+
+def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_mask: float) -> float:
+    """The novelty at which ``cfg.strategy`` (shift or borrow) puts its sequences, median over
+    CALIBRATION_SEQUENCES of them, as far from their nearest real sequence of the class as real
+    sequences lie from their nearest other one (``neighbour_spacing``): a new sequence as new as a
+    real new take, whatever the generator's [CLS] scale or the dataset's spread. A secant search
+    on log distance against log novelty (near linear), the same draws every trial (seed 0), so
+    the result depends on the bank and model only; cached in the bank. 1.0 where nothing calibrates
+    (no class with two sequences)."""
+    key = ("reach", cfg.strategy, cfg.noise_scale, frame_mask)
+    if key in bank._fitted:
+        return bank._fitted[key]
+    target, reach = neighbour_spacing(bank, run.input_shape), 1.0
+    if target:
+        classes = np.unique(bank.labels)
+        picks = np.random.default_rng(0).choice(classes, CALIBRATION_SEQUENCES)
+        trial = replace(cfg, calibrate=False, length="model")
+
+        def distance(novelty: float) -> float:
+            t = replace(trial, novelty=novelty)
+            return float(np.median([p["nearest_distance"] for c in classes if (picks == c).any()
+                                    for _, prov in synthesize(model, run, bank, int(c), int((picks == c).sum()),
+                                                              t, int(c), frame_mask) for p in prov]))
+
+        points = [(reach, distance(reach))]
+        for _ in range(6):
+            (s, d), slope = points[-1], 1.0
+            if d <= 0 or abs(d / target - 1) < 0.01:
+                break
+            if len(points) > 1:
+                (s0, d0) = points[-2]
+                slope = float(np.clip(np.log(d / d0) / np.log(s / s0), 0.2, 2.0)) if d0 > 0 and s != s0 else 1.0
+            reach = float(np.clip(s * (target / d) ** (1 / slope), 1e-3, 100.0))
+            points.append((reach, distance(reach)))
+        reach = points[-1][0]
+    bank._fitted[key] = reach
+    return reach
 
 
 def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e-5,

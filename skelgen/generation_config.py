@@ -17,8 +17,11 @@ class GenerationConfig:
     noise_scale: float = 0.05  # std of the decoder's noise input, metres (the training noise std;
                                # 1.0 made outputs barely recognizable, see BENCHMARKS.md)
     temperature: float = 1.0   # covariance scale of the gaussian strategy
-    novelty: float = 1.0       # borrow and shift: scale of the [CLS] move (in within-class
-                               # standard deviations); trades faithfulness (0: a copy) for novelty
+    novelty: float = 1.0       # borrow and shift: scale of the [CLS] move (in within-class standard
+                               # deviations, times the calibrated reach); trades faithfulness (0: a copy) for novelty
+    calibrate: bool = True     # borrow and shift: novelty in the data's own spacing: at 1, generated
+                               # sequences lie as far from their nearest training sequence as training
+                               # sequences lie from each other (generate.calibrated_reach; BENCHMARKS.md 8j)
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
 

@@ -79,7 +79,11 @@ class SkelgenSampler(BaseOverSampler):
         How a class's [CLS] embedding is chosen (see ``skelgen.generate``).
     novelty : float, default=1.0
         ``borrow`` and ``shift``: how far from the real source sequence, in within-class
-        standard deviations of [CLS] (0: a copy of it).
+        standard deviations of [CLS] times the calibrated reach (0: a copy of it).
+    calibrate : bool, default=True
+        ``borrow`` and ``shift``: measure ``novelty`` in the data's own spacing, so that at 1
+        the generated sequences lie as far from their nearest real sequence as real sequences lie
+        from each other (``skelgen.generate.calibrated_reach``).
     noise_scale : float, default=0.05
         Std of the decoder's noise input (metres).
     temperature : float, default=1.0
@@ -108,17 +112,19 @@ class SkelgenSampler(BaseOverSampler):
         "checkpoint": [str, PathLike, None],
         "strategy": [StrOptions(set(STRATEGIES))],
         "novelty": [Interval(numbers.Real, 0, None, closed="left")],
+        "calibrate": ["boolean"],
         "noise_scale": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(self, *, checkpoint=None, strategy=GenerationConfig.strategy, novelty=GenerationConfig.novelty,
-                 noise_scale=GenerationConfig.noise_scale, temperature=GenerationConfig.temperature,
-                 sampling_strategy="auto", random_state=None):
+                 calibrate=GenerationConfig.calibrate, noise_scale=GenerationConfig.noise_scale,
+                 temperature=GenerationConfig.temperature, sampling_strategy="auto", random_state=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.checkpoint = checkpoint
         self.strategy = strategy
         self.novelty = novelty
+        self.calibrate = calibrate
         self.noise_scale = noise_scale
         self.temperature = temperature
         self.random_state = random_state
@@ -182,8 +188,8 @@ class SkelgenSampler(BaseOverSampler):
     def _fit_resample(self, X, y):
         path, model, run = self._load()
         x = self._to_model(X, run, path)
-        cfg = GenerationConfig(strategy=self.strategy, novelty=self.novelty, noise_scale=self.noise_scale,
-                               temperature=self.temperature, length="model")
+        cfg = GenerationConfig(strategy=self.strategy, novelty=self.novelty, calibrate=self.calibrate,
+                               noise_scale=self.noise_scale, temperature=self.temperature, length="model")
         self.checkpoint_ = path
         self.classes_, codes = np.unique(y, return_inverse=True)
         rng = check_random_state(self.random_state)

@@ -217,3 +217,40 @@ def test_moves_keep_the_bone_lengths_of_their_source(trained, demo_file, strateg
         for child, parent in gen.run.layout.bones:
             np.testing.assert_allclose(np.linalg.norm(seq[..., child, :] - seq[..., parent, :], axis=-1),
                                        np.linalg.norm(src[..., child, :] - src[..., parent, :], axis=-1), atol=1e-4)
+
+
+def test_neighbour_spacing_is_the_median_leave_one_out_distance_within_classes():
+    from skelgen.generate import ClassBank, neighbour_spacing
+    shape = (2, 1, 1, 3)  # (T, M, V, C): a distance is the RMS over 2 points
+    inputs = np.zeros((5, 2, 3))
+    inputs[1, :, 0] = 0.1      # class 0: 0 and 1 are 0.1 apart, 2 is 1.0 from 1
+    inputs[2, :, 0] = 1.1
+    inputs[3, :, 1] = 5.0      # class 1: 3 and 4 are 0.3 apart
+    inputs[4, :, 1] = 5.3
+    bank = ClassBank(np.zeros((5, 4)), np.array([0, 0, 0, 1, 1]), np.arange(5), np.full(5, 2), inputs=inputs)
+    assert neighbour_spacing(bank, shape) == pytest.approx(0.3)  # median of 0.1, 0.1, 1.0, 0.3, 0.3
+    alone = ClassBank(np.zeros((2, 4)), np.array([0, 1]), np.arange(2), np.full(2, 2), inputs=inputs[:2])
+    assert neighbour_spacing(alone, shape) is None  # no class with two: nothing to calibrate against
+
+
+def test_calibrated_novelty_puts_generated_sequences_at_the_real_spacing(trained, demo_file, strategy="borrow"):
+    from skelgen.bench.methods import Generator
+    from skelgen.generate import CALIBRATION_SEQUENCES, calibrated_reach, neighbour_spacing, synthesize
+    from skelgen.preprocess import load_split
+    with SkeletonFile(demo_file) as sf:
+        x, y, ids = load_split(sf, "train", 16)
+    gen = Generator(trained, x, y, ids, noise_scale=0.05)
+    cfg = GenerationConfig(strategy=strategy, calibrate=True, length="model")
+    rate = gen.run.generation_frame_mask
+    reach = calibrated_reach(gen.model, gen.run, gen.bank, cfg, rate)
+    assert reach == calibrated_reach(gen.model, gen.run, gen.bank, cfg, rate)  # cached, and the same
+    target = neighbour_spacing(gen.bank, gen.run.input_shape)
+    n = CALIBRATION_SEQUENCES // len(np.unique(y))
+    d = [p["nearest_distance"] for c in np.unique(y) for _, prov in synthesize(gen.model, gen.run, gen.bank, int(c), n, cfg, 100 + int(c))
+         for p in prov]
+    assert np.median(d) == pytest.approx(target, rel=0.1)  # other draws than the calibration's: near, not exact
+    (_, prov), = synthesize(gen.model, gen.run, gen.bank, 0, 2, cfg, 0)
+    assert prov[0]["calibrated"] and prov[0]["reach"] == reach and prov[0]["novelty"] == 1.0
+    half = GenerationConfig(strategy=strategy, calibrate=True, novelty=0.5, length="model")
+    d_half = [p["nearest_distance"] for _, prov in synthesize(gen.model, gen.run, gen.bank, 0, 32, half, 0) for p in prov]
+    assert np.median(d_half) < 0.8 * target  # the knob keeps its direction in the calibrated unit

@@ -106,7 +106,7 @@ class Generator:
 
     def __init__(self, checkpoint, x: np.ndarray, y: np.ndarray, ids, noise_scale: float = 1.0,
                  temperature: float = 1.0, critic=None, candidates: int = 1,
-                 novelty: float = GenerationConfig.novelty):
+                 novelty: float = GenerationConfig.novelty, calibrate: bool = GenerationConfig.calibrate):
         if candidates < 1 or (candidates > 1 and critic is None):
             raise SkelgenError(f"candidates must be >= 1 (got {candidates}), and above 1 needs a critic")
         self.critic, self.candidates = critic, candidates
@@ -116,13 +116,15 @@ class Generator:
                                f"the benchmark prepares {x.shape[1]}")
         self.bank = bank_from_inputs(self.model, x, y, np.asarray(ids).astype(str))
         self.noise_scale, self.temperature, self.novelty = noise_scale, temperature, novelty
+        self.calibrate = calibrate
         self.seen = frozenset(np.asarray(ids).astype(str).tolist())
         self.x, self.y = x, np.asarray(y)  # the real sequences it conditions on
 
     def generate(self, c: int, n: int, strategy: str, seed: int) -> np.ndarray:
         """n sequences (n, T, M, V, C) of class c, deterministic for a seed."""
         cfg = GenerationConfig(strategy=strategy, noise_scale=self.noise_scale,
-                               temperature=self.temperature, novelty=self.novelty, length="model")
+                               temperature=self.temperature, novelty=self.novelty, calibrate=self.calibrate,
+                               length="model")
         made = n * self.candidates
         xs = [s for batch, _ in synthesize(self.model, self.run, self.bank, c, made, cfg, seed) for s in batch]
         x = np.stack(xs)  # (n, T, M, V, C)

@@ -168,18 +168,19 @@ def markdown(table: dict) -> str:
 def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *, train_split: str = "train",
                    test_split: str = "test", evaluator_epochs: int = 30,
                    noise_scale: float = GenerationConfig.noise_scale, temperature: float = GenerationConfig.temperature,
-                   novelty: float = GenerationConfig.novelty, threads: int = 1, show_progress: bool = True) -> dict:
+                   novelty: float = GenerationConfig.novelty, calibrate: bool = GenerationConfig.calibrate,
+                   threads: int = 1, show_progress: bool = True) -> dict:
     """`skelgen quality`: rate a checkpoint's generation on ``data`` (conditioning on and training
     the evaluator with ``train_split``, FID against ``test_split``). With ``out`` (a folder) also
     writes quality.json and quality.md there. ``threads``: torch CPU threads (0: unchanged).
     Returns {"rows": {row: summary}, ...}."""
     with torch_threads(threads):
         return _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs,
-                               noise_scale, temperature, novelty, show_progress)
+                               noise_scale, temperature, novelty, calibrate, show_progress)
 
 
 def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, evaluator_epochs, noise_scale,
-                    temperature, novelty, show_progress) -> dict:
+                    temperature, novelty, calibrate, show_progress) -> dict:
     from ..checkpoint import check_compatible, load_checkpoint
     from ..io.dataset import SkeletonFile
     from .methods import Generator
@@ -199,7 +200,8 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
         x_tr, y_tr, ids_tr = load_split(sf, train_split, run.data.frames)
         x_te, y_te, _ = load_split(sf, test_split, run.data.frames)
     evaluator = train_evaluator(x_tr, y_tr, k, evaluator_epochs, 0, show_progress)
-    generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature, novelty=novelty)
+    generator = Generator(checkpoint, x_tr, y_tr, ids_tr, noise_scale, temperature, novelty=novelty,
+                          calibrate=calibrate)
     rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)
     result = {"checkpoint": str(checkpoint), "data": str(data), "samples": n, "seeds": list(seeds),
               "evaluator_epochs": evaluator_epochs, "rows": rows}

@@ -77,6 +77,7 @@ class GeneratorConfig:
     noise_scale: float = GenerationConfig.noise_scale
     temperature: float = GenerationConfig.temperature
     novelty: float = GenerationConfig.novelty
+    calibrate: bool = GenerationConfig.calibrate
     candidates: int = 1           # > 1: generate this many per sequence added and keep the ones a
                                   # recognizer trained on the scenario's real sequences (the
                                   # [classifier] settings, seed 0) finds most like their class
@@ -193,7 +194,7 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
             critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"], layout=meta["layout"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
-                                    critic, r.generator.candidates, r.generator.novelty)
+                                    critic, r.generator.candidates, r.generator.novelty, r.generator.calibrate)
         held = (validation_split(y, k, r.classifier.val_fraction, b.subset_seed)
                 if r.classifier.val_fraction > 0 and r.classifier.patience > 0 else np.zeros(len(y), bool))
         info["validation"] = np.bincount(y[held], minlength=k).tolist()
