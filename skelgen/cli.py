@@ -268,6 +268,12 @@ def generation_options(f):
     return f
 
 
+def moved(result: dict) -> str:
+    """", novelty N (x R in [CLS] units)" where a calibrated move scaled the knob, else ""."""
+    return f", novelty {result['novelty']:g} = {result['novelty'] * result['reach']:.2f} in [CLS] units" \
+        if result["reach"] != 1.0 else ""
+
+
 def generation_config(strategy, novelty, calibrate, noise_scale, temperature, length):
     return GenerationConfig(strategy=strategy, novelty=novelty, calibrate=calibrate, noise_scale=noise_scale,
                             temperature=temperature, length=length)
@@ -286,7 +292,7 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate,
     checkpoint, data = resolve_run(checkpoint, data)
     cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, length)
     r = synth(checkpoint, data, class_key, n, out, cfg, seed=seed, split=split, overwrite=overwrite)
-    click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}) to {out}")
+    click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}{moved(r)}) to {out}")
 
 
 @main.command("rebalance")
@@ -305,7 +311,7 @@ def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, ca
         checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
     r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split,
                   generation_config(strategy, novelty, calibrate, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
-    click.echo(f"wrote {r['out']}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
+    click.echo(f"wrote {r['out']}{moved(r)}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
 
 

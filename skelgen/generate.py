@@ -158,7 +158,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
     frames, m, v, _ = run.input_shape
     f = run.model.in_dim
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
-    reach = calibrated_reach(model, run, bank, cfg, rate) if cfg.calibrate and cfg.strategy in MOVES else 1.0
+    reach = move_reach(model, run, bank, cfg, rate)
     moved = replace(cfg, novelty=cfg.novelty * reach, calibrate=False)  # the move condition() makes
     done = 0
     while done < n:
@@ -214,6 +214,14 @@ def neighbour_spacing(bank: ClassBank, shape: tuple) -> float | None:
             np.fill_diagonal(d, np.inf)
             gaps.append(d.min(1))
     return float(np.median(np.concatenate(gaps))) if gaps else None
+
+
+def move_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_mask: float | None = None) -> float:
+    """The factor on ``cfg.novelty`` that generation uses: ``calibrated_reach`` for a calibrated
+    move (shift, borrow), else 1. ``frame_mask`` defaults to ``run.generation_frame_mask``."""
+    if not (cfg.calibrate and cfg.strategy in MOVES):
+        return 1.0
+    return calibrated_reach(model, run, bank, cfg, run.generation_frame_mask if frame_mask is None else frame_mask)
 
 
 def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_mask: float) -> float:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .checkpoint import check_compatible, load_generator
 from .errors import SkelgenError
-from .generate import GenerationConfig, make_bank, synthesize
+from .generate import GenerationConfig, make_bank, move_reach, synthesize
 from .io.atomic import check_output, check_space, guarded
 from .io.dataset import DatasetWriter, SkeletonFile, sample_bytes
 from .progress import Progress
@@ -85,7 +85,8 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
                 Progress(n, f"synth {code}", "seq", enabled=show_progress) as bar:
             written = write_generated(w, synthesize(model, run, bank, c, n, cfg, seed), c, run, code, bar)
             w.set_split(split, np.arange(written))
-    return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out)}
+    return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out),
+            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg)}
 
 
 SAMPLING = ("auto", "minority", "not minority", "not majority", "all")
@@ -164,6 +165,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     after = np.bincount(np.concatenate([sf.labels[train_idx]] + [np.full(n, c) for c, n in add.items()]),
                         minlength=len(sf.classes))
     return {"out": str(out), "added": {sf.classes.codes[c]: n for c, n in add.items()},
+            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg) if add else 1.0,
             "train_counts": {code: int(k) for code, k in zip(sf.classes.codes, after)}}
 
 

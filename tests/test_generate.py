@@ -139,12 +139,16 @@ def test_novelty_knob_moves_away_from_the_source_and_the_seed_fixes_the_output(t
 
 def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path, trained, demo_file):
     out = tmp_path / "s.h5"
-    synth(trained, demo_file, "A024", 4, out, GenerationConfig(strategy="shift", novelty=1.5), seed=2,
-          show_progress=False)
+    r = synth(trained, demo_file, "A024", 4, out, GenerationConfig(strategy="shift", novelty=1.5), seed=2,
+              show_progress=False)
     with SkeletonFile(out) as sf:
         p = sf.provenance(0)
     assert p["strategy"] == "shift" and p["novelty"] == 1.5 and p["seed"] == 2
+    assert p["calibrated"] and p["reach"] == r["reach"] > 0  # the scale calibration found, reported
     assert p["nearest"].startswith("demo-A024") and p["nearest_distance"] > 0
+    raw = synth(trained, demo_file, "A024", 1, tmp_path / "raw.h5", GenerationConfig(strategy="shift", calibrate=False),
+                show_progress=False)
+    assert raw["reach"] == 1.0
 
 
 @pytest.mark.parametrize("strategy", ["shift", "borrow"])
