@@ -17,7 +17,8 @@ least-movement projection, skelgen.generate.keep_bone_lengths); "shift-rot:N" an
 Routes "shift-raw:N" and "borrow-raw:N" leave novelty in [CLS] units, uncalibrated (the library
 scales the move to the data's spacing first, skelgen.generate.calibrated_reach); "borrow-body:N"
 also gives each output the bone lengths of a random training clip of any class (another
-performer's body), scaled frame by frame from the source's.
+performer's body), scaled frame by frame from the source's; "borrow-pc:N" scales each class's
+calibrated move by its own spacing over the pooled one.
 Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
@@ -102,6 +103,8 @@ def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
         return base, bones_by(free_bones if how == "free" else forward_kinematics_bones)
     if how == "raw":
         return base, patch.object(generator, "calibrate", False)
+    if how == "pc":
+        return base, per_class_reach(generator)
     if how == "body":
         return base, bones_by(borrowed_body(generator.bank))
     return strategy, contextlib.nullcontext()
@@ -216,6 +219,32 @@ def rotate_bones(source, base, moved, layout):
         out[..., j, :] = out[..., p, :] + turned
     absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
     return np.where(absent, 0.0, out).astype(source.dtype)
+
+
+@contextlib.contextmanager
+def per_class_reach(generator):
+    """Within the block, each class's calibrated move is scaled by its own leave-one-out spacing
+    over the pooled one (classes with one sequence keep the pooled scale)."""
+    import skelgen.generate as G
+    from dataclasses import replace
+    from skelgen.novelty import pairwise
+    bank, shape = generator.bank, generator.run.input_shape
+    pooled, ratio = G.neighbour_spacing(bank, shape), {}
+    for c in np.unique(bank.labels):
+        rows = np.flatnonzero(bank.labels == c)
+        if len(rows) > 1:
+            x = bank.inputs[rows].reshape((len(rows),) + tuple(shape))
+            d = pairwise(x, x)
+            np.fill_diagonal(d, np.inf)
+            ratio[int(c)] = float(np.median(d.min(1))) / pooled
+    print("per-class spacing / pooled:", {c: round(r, 2) for c, r in ratio.items()}, flush=True)
+    original = G.condition
+
+    def condition(bank_, c, members, b, cfg, rng):
+        return original(bank_, c, members, b, replace(cfg, novelty=cfg.novelty * ratio.get(int(c), 1.0)), rng)
+
+    with patch.object(G, "condition", condition):
+        yield
 
 
 def mean_bones(x: np.ndarray, layout) -> np.ndarray:
