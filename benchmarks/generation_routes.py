@@ -1,26 +1,9 @@
 """Choose a generation route on a validation benchmark: accuracy gain, recognition and novelty.
 
-Route "orth:NOVELTY" is shift with its noise kept out of the directions that separate the class
-means (a variant under test). Route "resid:NOVELTY" is shift with real within-class residuals
-(a random training sequence's [CLS] minus its class mean, from any class) in place of the Gaussian
-draw (an ablation of the library's ``borrow`` strategy, which rescales every residual to the
-Gaussian draw's typical length). A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence
-and keeps those a critic (the recipe's classifier trained on the scenario's real sequences)
-finds most like their class. Route "prior:STRENGTH" moves the source's [CLS] with a learned
-class-conditional flow-matching prior (class_prior.py, beside this script: noised to time
-1 - STRENGTH, carried back along the flow; --guidance, --prior-steps) instead of a Gaussian
-step, then decodes as shift does. Routes "shift-free:N" and "borrow-free:N" leave the bone
-lengths as the decoder's change makes them, "shift-fk:N" and "borrow-fk:N" set them by forward
-kinematics from the root (ablations: the library's moves keep the source's lengths by a
-least-movement projection, skelgen.generate.keep_bone_lengths); "shift-rot:N" and
-"borrow-rot:N" apply the decoder's change as a rotation of each source bone instead.
-Routes "shift-raw:N" and "borrow-raw:N" leave novelty in [CLS] units, uncalibrated (the library
-scales the move to the data's spacing first, skelgen.generate.calibrated_reach); "borrow-body:N"
-also gives each output the bone lengths of a random training clip of any class (another
-performer's body), scaled frame by frame from the source's; "borrow-pc:N" scales each class's
-calibrated move by its own spacing over the pooled one.
-Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
-(D(z_s + noise)) instead of as the source plus the decoder's change.
+The routes besides the library's strategies ("orth", "resid", "prior", "direct" and the suffixes
+"-free", "-fk", "-rot", "-raw", "-body", "-pc") are in route_variants.py, beside this script.
+A suffix "@K" (e.g. "shift:1@4") makes K candidates per sequence and keeps those a critic (the
+recipe's classifier trained on the scenario's real sequences) finds most like their class.
 
 For one benchmark recipe (use validation splits, never the test split, to choose) and each of its
 scenarios, this trains (or takes from the cache) the scenario's generator, then for every route
@@ -44,10 +27,8 @@ and their mean bone length over the real training sequences'.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from unittest.mock import patch
 
 import numpy as np
 import torch
@@ -63,6 +44,9 @@ from skelgen.runtime import torch_threads
 from skelgen.bench.scenarios import make_scenario
 from skelgen.io.dataset import SkeletonFile
 from skelgen.novelty import novelty
+
+import route_variants as variants  # beside this script
+from route_variants import direct, route_patch
 
 
 def parse_route(text: str) -> tuple[str, float | None, int]:
@@ -86,231 +70,6 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
                           else generator.generate(c, int(a), library_strategy, s))
                 ys.append(np.full(int(a), c))
     return np.concatenate(xs), np.concatenate(ys)
-
-
-def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
-    """(the library strategy a route generates with, the patch of the library it runs under)."""
-    if strategy == "orth":
-        return "shift", orthogonal_noise(generator.bank)
-    if strategy == "prior":
-        return "shift", prior_moves(generator.bank, novelty_, GUIDANCE)
-    if strategy == "resid":
-        return "shift", residual_noise()
-    base, _, how = strategy.rpartition("-")
-    if how == "rot":
-        return base, rotated_moves(generator.model)
-    if how in ("free", "fk"):
-        return base, bones_by(free_bones if how == "free" else forward_kinematics_bones)
-    if how == "raw":
-        return base, patch.object(generator, "calibrate", False)
-    if how == "pc":
-        return base, per_class_reach(generator)
-    if how == "body":
-        return base, bones_by(borrowed_body(generator.bank))
-    return strategy, contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def orthogonal_noise(bank):
-    """Within the block, the shift noise factor L becomes (I - P) L, P the projection onto the
-    span of the class means' deviations from their mean (the between-class directions)."""
-    means = np.stack([bank.embeddings[bank.labels == c].mean(0) for c in np.unique(bank.labels)])
-    q, _ = np.linalg.qr((means - means.mean(0)).T)  # (D, K) orthonormal basis of that span
-    factor = (np.eye(len(q)) - q @ q.T) @ bank.within_class()
-    with patch.object(bank, "within_class", lambda: factor):
-        yield
-
-
-@contextlib.contextmanager
-def residual_noise():
-    """Within the block, shift moves a source's [CLS] by a real within-class residual (a random
-    bank member's embedding minus its class mean, classes of 2+ members) times the novelty, at
-    its own length (``borrow`` rescales it)."""
-    import skelgen.generate as G
-    original = G.condition
-
-    def condition(bank, c, members, b, cfg, rng):
-        if cfg.strategy != "shift":
-            return original(bank, c, members, b, cfg, rng)
-        residuals = bank.within_residuals()
-        src, resid = rng.choice(members, b), residuals[rng.choice(len(residuals), b)]
-        return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
-
-    with patch.object(G, "condition", condition):
-        yield
-
-
-GUIDANCE, PRIOR_STEPS = 1.0, 3000  # --guidance, --prior-steps: the prior route's settings
-
-
-@contextlib.contextmanager
-def prior_moves(bank, strength: float, guidance: float):
-    """Within the block, shift's move becomes the learned prior's: the source's [CLS] noised to
-    time 1 - strength and carried back along the class-conditioned flow (class_prior.py)."""
-    import skelgen.generate as G
-    from class_prior import ClassPrior  # beside this script
-    if "prior" not in bank._fitted:
-        t0 = time.perf_counter()
-        bank._fitted["prior"] = ClassPrior(bank.embeddings, bank.labels, int(bank.labels.max()) + 1,
-                                           steps=PRIOR_STEPS)
-        print(f"prior fitted in {time.perf_counter() - t0:.1f} s", flush=True)
-    prior = bank._fitted["prior"]
-
-    def condition(bank_, c, members, b, cfg, rng):
-        src = rng.choice(members, b)
-        z = prior.move(bank_.embeddings[src], np.full(b, c), strength, rng, guidance)
-        return z, [[s] for s in src], src
-
-    with patch.object(G, "condition", condition):
-        yield
-
-
-def bones_by(fix):
-    """Within the block, shift and borrow set their bone lengths with ``fix(x, source, layout)`` in
-    place of the library's ``keep_bone_lengths``."""
-    import skelgen.generate as G
-    return patch.object(G, "keep_bone_lengths", fix)
-
-
-@contextlib.contextmanager
-def rotated_moves(model):
-    """Within the block, shift and borrow apply the decoder's change as rotations: each source
-    bone turns by the rotation that takes the bone of D(z_s) to that of D(z_s + move), placed
-    from the root (moved by the decoder's root change) outward; lengths stay the source's."""
-    decoded, original_decode = [], model.decode
-
-    def decode(*args, **kwargs):  # synthesize decodes the moved [CLS], then the source's
-        out = original_decode(*args, **kwargs)
-        decoded.append(out.float().numpy())
-        return out
-
-    def fix(x, source, layout):
-        moved, base = (d.reshape(x.shape) for d in decoded[-2:])
-        return rotate_bones(source, base, moved, layout)
-
-    with patch.object(model, "decode", decode), bones_by(fix):
-        yield
-
-
-def parents_first(parents) -> list[int]:
-    """Every joint index once, each after its parent."""
-    order = []
-    while len(order) < len(parents):
-        order += [j for j, p in enumerate(parents) if j not in order and (p < 0 or p in order)]
-    return order
-
-
-def rotate_bones(source, base, moved, layout):
-    """source (..., V, C) with each bone turned as the bone of ``base`` turns into that of ``moved``."""
-    def unit(v):
-        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-    out = source.copy()
-    for j in parents_first(layout.parents):
-        p = layout.parents[j]
-        if p < 0:  # a root moves by the decoder's change of it
-            out[..., j, :] = source[..., j, :] + moved[..., j, :] - base[..., j, :]
-            continue
-        a, b = unit(base[..., j, :] - base[..., p, :]), unit(moved[..., j, :] - moved[..., p, :])
-        v, c = np.cross(a, b), (a * b).sum(-1, keepdims=True)
-        d = source[..., j, :] - source[..., p, :]
-        # Rodrigues for the rotation taking a to b, applied to d
-        turned = d * c + np.cross(v, d) + v * (v * d).sum(-1, keepdims=True) / np.maximum(1 + c, 1e-9)
-        out[..., j, :] = out[..., p, :] + turned
-    absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
-    return np.where(absent, 0.0, out).astype(source.dtype)
-
-
-@contextlib.contextmanager
-def per_class_reach(generator):
-    """Within the block, each class's calibrated move is scaled by its own leave-one-out spacing
-    over the pooled one (classes with one sequence keep the pooled scale)."""
-    import skelgen.generate as G
-    from dataclasses import replace
-    from skelgen.novelty import pairwise
-    bank, shape = generator.bank, generator.run.input_shape
-    pooled, ratio = G.neighbour_spacing(bank, shape), {}
-    for c in np.unique(bank.labels):
-        rows = np.flatnonzero(bank.labels == c)
-        if len(rows) > 1:
-            x = bank.inputs[rows].reshape((len(rows),) + tuple(shape))
-            d = pairwise(x, x)
-            np.fill_diagonal(d, np.inf)
-            ratio[int(c)] = float(np.median(d.min(1))) / pooled
-    print("per-class spacing / pooled:", {c: round(r, 2) for c, r in ratio.items()}, flush=True)
-    original = G.condition
-
-    def condition(bank_, c, members, b, cfg, rng):
-        return original(bank_, c, members, b, replace(cfg, novelty=cfg.novelty * ratio.get(int(c), 1.0)), rng)
-
-    with patch.object(G, "condition", condition):
-        yield
-
-
-def mean_bones(x: np.ndarray, layout) -> np.ndarray:
-    """(n, B) each sequence's mean length of every bone of ``layout`` over x (n, ..., V, C),
-    frames and persons where it is present."""
-    x = x.reshape(len(x), -1, x.shape[-2], x.shape[-1])
-    present = np.abs(x).any(axis=(-2, -1))  # (n, frames)
-    lengths = np.stack([np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1) for c, p in layout.bones], -1)
-    return (lengths * present[..., None]).sum(1) / np.maximum(present.sum(1, keepdims=True), 1)
-
-
-def borrowed_body(bank, seed: int = 0):
-    """A bones fix: each generated sequence keeps its source's bones frame by frame, each bone
-    scaled by the ratio of a random training clip's (any class: another performer) mean length
-    to the source's, so a rare class also borrows the bodies of the common classes' performers."""
-    from skelgen.generate import keep_bone_lengths
-    rng, donors = np.random.default_rng(seed), {}
-
-    def fix(x, source, layout):
-        if "bones" not in donors:
-            donors["bones"] = mean_bones(bank.inputs.reshape((len(bank.inputs),) + x.shape[1:]), layout)
-        donor = donors["bones"][rng.choice(len(donors["bones"]), len(x))]  # (b, B)
-        ratio = donor / np.maximum(mean_bones(source, layout), 1e-6)
-        # scale each bone of the source about its parent, root outward, so its lengths become the targets
-        scaled = source.astype(np.float64).copy()
-        for j in parents_first(layout.parents):
-            p = layout.parents[j]
-            if p >= 0:
-                k = layout.bones.index((j, p))
-                r = ratio[:, k].reshape((-1,) + (1,) * (source.ndim - 2))
-                scaled[..., j, :] = scaled[..., p, :] + r * (source[..., j, :] - source[..., p, :])
-        absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
-        return keep_bone_lengths(x, np.where(absent, 0.0, scaled).astype(source.dtype), layout)
-
-    return fix
-
-
-def free_bones(x, source, layout):
-    """The bone lengths as the decoder's change makes them (moves before they kept the source's)."""
-    return x
-
-
-def forward_kinematics_bones(x, source, layout):
-    """Each bone at its source length along x's own bone direction, placed from the root outward:
-    every direction error is carried down the chain (the first version measured, BENCHMARKS.md 8i)."""
-    fixed = x.copy()
-    for j in parents_first(layout.parents):
-        p = layout.parents[j]
-        if p >= 0:
-            bone = x[..., j, :] - x[..., p, :]
-            length = np.linalg.norm(source[..., j, :] - source[..., p, :], axis=-1, keepdims=True)
-            fixed[..., j, :] = fixed[..., p, :] + length * bone / np.maximum(
-                np.linalg.norm(bone, axis=-1, keepdims=True), 1e-6)
-    return fixed
-
-
-def direct(generator: M.Generator, c: int, n: int, seed: int) -> np.ndarray:
-    """The shift route's moved [CLS] decoded on its own, from an all-zero decoder input."""
-    from skelgen.generate import GenerationConfig, condition
-    bank, model = generator.bank, generator.model
-    cfg = GenerationConfig(strategy="shift", novelty=generator.novelty)
-    cls, _, _ = condition(bank, c, bank.members(c), n, cfg, np.random.default_rng(seed))
-    t, f = bank.inputs.shape[1:]
-    with torch.no_grad():
-        out = model.decode(torch.as_tensor(cls, dtype=torch.float32), torch.zeros(n, t, f)).numpy()
-    return out.reshape((n, t) + generator.x.shape[2:])
 
 
 def bone_length(x: np.ndarray, layout) -> float:
@@ -375,8 +134,7 @@ def main():
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
     ap.add_argument("--prior-steps", type=int, default=3000, help="training steps of the prior route's flow")
     args = ap.parse_args()
-    global GUIDANCE, PRIOR_STEPS
-    GUIDANCE, PRIOR_STEPS = args.guidance, args.prior_steps
+    variants.GUIDANCE, variants.PRIOR_STEPS = args.guidance, args.prior_steps
     if args.curve:
         return merged_curve(args.curve, args.out)
     r = load_bench_recipe(args.recipe)
