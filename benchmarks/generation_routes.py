@@ -72,6 +72,13 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def calibrated(bank, keys: bool = False):
+    """The calibrated scale cached in ``bank`` (skelgen.generate.calibrated_reach), None if none;
+    with ``keys``, the cache keys that hold one."""
+    found = [k for k in bank._fitted if isinstance(k, tuple) and k[0] == "reach"]
+    return found if keys else (bank._fitted[found[-1]] if found else None)
+
+
 def bone_length(x: np.ndarray, layout) -> float:
     """Mean length of the layout's bones over sequences x (n, T, M, V, C), persons present only."""
     lengths = np.stack([np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1) for c, p in layout.bones], -1)
@@ -174,6 +181,8 @@ def main():
                 if gen.candidates > 1 and gen.critic is None:
                     gen.critic = train_classifier(x, y, k, r.classifier, 0, steps, layout=meta["layout"])
                 cache = {}
+                for key in calibrated(gen.bank, keys=True):  # each route calibrates under its own patch
+                    del gen.bank._fitted[key]
 
                 def gen_for(seed, add=sc.add):
                     key = (seed, tuple(add))
@@ -185,9 +194,8 @@ def main():
                 nov_joint, _, _ = novelty(gx, gy, x, y, test[0], test[1])
                 rec = float((predict(evaluator, gx) == gy).mean())
                 bones = bone_length(gx, gen.run.layout) / bone_length(x, gen.run.layout)
-                reach = {k[1]: v for k, v in gen.bank._fitted.items() if isinstance(k, tuple) and k[0] == "reach"}
                 rows[route] = {"recognized": rec, "novelty": nov_joint.to_dict(), "bone_length_ratio": bones,
-                               "reach": reach.get(route_patch(gen, strategy, nov)[0])}
+                               "reach": calibrated(gen.bank)}
                 print(f"{name} {route:28s} recognized {100 * rec:5.1f} %  copy rate "
                       f"{100 * nov_joint.copy_rate:5.1f} %  nearest {nov_joint.generated_median:.3f} "
                       f"(real {nov_joint.reference_median:.3f})  diversity x{nov_joint.diversity_ratio:.2f}  "
