@@ -309,9 +309,10 @@ def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, ca
     from .synth import checkpoint_for, parse_sampling, rebalance
     if checkpoint is None:
         checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
-    r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split,
-                  generation_config(strategy, novelty, calibrate, noise_scale, temperature, length), seed=seed, overwrite=overwrite)
-    click.echo(f"wrote {r['out']}{moved(r)}: added " + ", ".join(f"{k} +{v}" for k, v in r["added"].items())
+    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, length)
+    r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split, cfg, seed=seed, overwrite=overwrite)
+    added = ", ".join(f"{k} +{v}" for k, v in r["added"].items()) or "nothing (no class is short of the target)"
+    click.echo(f"wrote {r['out']}{moved(r)}: added {added}"
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
 
 

@@ -155,7 +155,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
                 w.append(sf.read(idx), sf.lengths[idx], sf.labels[idx], ids[s: s + len(idx)],
                          synthetic=sf.synthetic[idx], provenance=[sf.provenance(int(i)) for i in idx])
             n_real = len(sf)
-            with Progress(total, "rebalance", "seq", enabled=show_progress) as bar:
+            with Progress(total, "rebalance", "seq", enabled=show_progress and total > 0) as bar:
                 for c, n in sorted(add.items()):
                     write_generated(w, synthesize(model, run, bank, c, n, cfg, seed + c), c, run,
                                     sf.classes.codes[c], bar)
