@@ -269,7 +269,7 @@ def generation_options(f):
 
 
 def moved(result: dict) -> str:
-    """", novelty N (x R in [CLS] units)" where a calibrated move scaled the knob, else ""."""
+    """", novelty N = S in [CLS] units" where calibration scaled the knob N to S, else ""."""
     return f", novelty {result['novelty']:g} = {result['novelty'] * result['reach']:.2f} in [CLS] units" \
         if result["reach"] != 1.0 else ""
 

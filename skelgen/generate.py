@@ -196,6 +196,11 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
 
 
 CALIBRATION_SEQUENCES = 256  # generated per trial of calibrated_reach, over classes at random (seed 0)
+# The largest scale calibration may set: a generator whose [CLS] barely moves its output (an
+# undertrained one) would be pushed far outside the embeddings it learned, where the decoder
+# extrapolates (uncalibrated novelty 3 left 37 % recognized on NW-UCLA validation, BENCHMARKS.md
+# 8i); capped, its sequences stay nearer their sources instead. Measured scales: 0.70-1.23.
+MAX_REACH = 3.0
 
 
 def neighbour_spacing(bank: ClassBank, shape: tuple) -> float | None:
@@ -230,8 +235,8 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
     sequences lie from their nearest other one (``neighbour_spacing``): a new sequence as new as a
     real new take, whatever the generator's [CLS] scale or the dataset's spread. A secant search
     on log distance against log novelty (near linear), the same draws every trial (seed 0), so
-    the result depends on the bank and model only; cached in the bank. 1.0 where nothing calibrates
-    (no class with two sequences)."""
+    the result depends on the bank and model only; cached in the bank. At most MAX_REACH; 1.0
+    where nothing calibrates (no class with two sequences)."""
     key = ("reach", cfg.strategy, cfg.noise_scale, frame_mask)
     if key in bank._fitted:
         return bank._fitted[key]
@@ -247,16 +252,20 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
                                     for _, prov in synthesize(model, run, bank, int(c), int((picks == c).sum()),
                                                               t, int(c), frame_mask) for p in prov]))
 
-        points = [(reach, distance(reach))]
-        for _ in range(6):
-            (s, d), slope = points[-1], 1.0
+        points = []  # (scale, median distance) of each trial
+        for _ in range(7):
+            d = distance(reach)
+            points.append((reach, d))
             if d <= 0 or abs(d / target - 1) < 0.01:
                 break
+            slope = 1.0  # d(log distance) / d(log scale): 1 until two trials measure it
             if len(points) > 1:
-                (s0, d0) = points[-2]
-                slope = float(np.clip(np.log(d / d0) / np.log(s / s0), 0.2, 2.0)) if d0 > 0 and s != s0 else 1.0
-            reach = float(np.clip(s * (target / d) ** (1 / slope), 1e-3, 100.0))
-            points.append((reach, distance(reach)))
+                (s0, d0), (s1, d1) = points[-2:]
+                if d0 > 0 and s0 != s1:
+                    slope = float(np.clip(np.log(d1 / d0) / np.log(s1 / s0), 0.2, 2.0))
+            reach = float(np.clip(reach * (target / d) ** (1 / slope), 1e-3, MAX_REACH))
+            if reach == points[-1][0]:  # held at the cap
+                break
         reach = points[-1][0]
     bank._fitted[key] = reach
     return reach

@@ -258,3 +258,15 @@ def test_calibrated_novelty_puts_generated_sequences_at_the_real_spacing(trained
     half = GenerationConfig(strategy=strategy, calibrate=True, novelty=0.5, length="model")
     d_half = [p["nearest_distance"] for _, prov in synthesize(gen.model, gen.run, gen.bank, 0, 32, half, 0) for p in prov]
     assert np.median(d_half) < 0.8 * target  # the knob keeps its direction in the calibrated unit
+
+
+def test_calibration_never_scales_the_move_beyond_its_cap(trained, demo_file, monkeypatch):
+    import skelgen.generate as G
+    from skelgen.bench.methods import Generator
+    from skelgen.preprocess import load_split
+    with SkeletonFile(demo_file) as sf:
+        x, y, ids = load_split(sf, "train", 16)
+    gen = Generator(trained, x, y, ids, noise_scale=0.05)
+    monkeypatch.setattr(G, "neighbour_spacing", lambda bank, shape: 100.0)  # 100 m apart: out of reach
+    cfg = GenerationConfig(strategy="borrow", length="model")
+    assert G.calibrated_reach(gen.model, gen.run, gen.bank, cfg, gen.run.generation_frame_mask) == G.MAX_REACH
