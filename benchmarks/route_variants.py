@@ -172,16 +172,9 @@ def per_class_reach(generator):
     over the pooled one (classes with one sequence keep the pooled scale)."""
     import skelgen.generate as G
     from dataclasses import replace
-    from skelgen.novelty import pairwise
     bank, shape = generator.bank, generator.run.input_shape
-    pooled, ratio = G.neighbour_spacing(bank, shape), {}
-    for c in np.unique(bank.labels):
-        rows = np.flatnonzero(bank.labels == c)
-        if len(rows) > 1:
-            x = bank.inputs[rows].reshape((len(rows),) + tuple(shape))
-            d = pairwise(x, x)
-            np.fill_diagonal(d, np.inf)
-            ratio[int(c)] = float(np.median(d.min(1))) / pooled
+    pooled = G.neighbour_spacing(bank, shape)
+    ratio = {c: float(np.median(gaps)) / pooled for c, gaps in G.neighbour_gaps(bank, shape).items()}
     print("per-class spacing / pooled:", {c: round(r, 2) for c, r in ratio.items()}, flush=True)
     original = G.condition
 

@@ -203,22 +203,27 @@ CALIBRATION_SEQUENCES = 256  # generated per trial of calibrated_reach, over cla
 MAX_REACH = 3.0
 
 
-def neighbour_spacing(bank: ClassBank, shape: tuple) -> float | None:
-    """Median distance from a real sequence to its nearest other real sequence of its class
-    (leave-one-out, normalized joint space, skelgen.novelty), over classes with 2+ members; None
-    when no class has two or the bank holds no model inputs. shape: a sequence's (T, M, V, C)."""
+def neighbour_gaps(bank: ClassBank, shape: tuple) -> dict[int, np.ndarray]:
+    """{class: (members,) each member's distance to its nearest other member} for the classes
+    with 2+ members (normalized joint space, skelgen.novelty); {} when the bank holds no model
+    inputs. shape: a sequence's (T, M, V, C)."""
     from .novelty import pairwise
-    if bank.inputs is None:
-        return None
-    gaps = []
-    for c in np.unique(bank.labels):
+    gaps = {}
+    for c in np.unique(bank.labels) if bank.inputs is not None else []:
         rows = np.flatnonzero(bank.labels == c)
         if len(rows) > 1:
             x = bank.inputs[rows].reshape((len(rows),) + tuple(shape))
             d = pairwise(x, x)
             np.fill_diagonal(d, np.inf)
-            gaps.append(d.min(1))
-    return float(np.median(np.concatenate(gaps))) if gaps else None
+            gaps[int(c)] = d.min(1)
+    return gaps
+
+
+def neighbour_spacing(bank: ClassBank, shape: tuple) -> float | None:
+    """Median distance from a real sequence to its nearest other real sequence of its class
+    (leave-one-out, ``neighbour_gaps``) over every class with 2+ members; None when there is none."""
+    gaps = neighbour_gaps(bank, shape)
+    return float(np.median(np.concatenate(list(gaps.values())))) if gaps else None
 
 
 def move_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_mask: float | None = None) -> float:
