@@ -40,6 +40,7 @@ patience = 2
 [generator]
 recipe = "demo"
 overrides = ["model.dim=32", "model.heads=2", "train.epochs=1", "train.batch_size=16", "train.warmup_epochs=1"]
+calibrate = false  # an untrained model's calibration is half this test's time; test_generate covers it
 [quality]
 samples = 40
 seeds = [0]
@@ -288,6 +289,21 @@ def test_candidates_keep_what_the_critic_recognizes(bench, splits):
     assert np.array_equal(b, picky.generate(2, 6, "sample", seed=3))  # deterministic
     with pytest.raises(SkelgenError, match="needs a critic"):
         M.Generator(ckpt, x, y, ids, candidates=2)
+
+
+def test_the_recipe_calibration_setting_reaches_generation(bench, splits, monkeypatch):
+    """The tiny recipe turns calibration off (its cost, not its subject); the default keeps it on,
+    and the benchmark's generator passes the setting on (the calibration itself: test_generate)."""
+    import skelgen.generate as G
+    root, recipe, result = bench
+    (x, y, ids), _ = splits
+    assert load_bench_recipe(str(recipe)).generator.calibrate is False and GeneratorConfig().calibrate is True
+    calls = []
+    monkeypatch.setattr(G, "calibrated_reach", lambda model, run, bank, cfg, rate: calls.append(cfg.strategy) or 1.0)
+    ckpt = result["scenarios"]["full"]["generator"]["checkpoint"]
+    for calibrate in (True, False):
+        M.Generator(ckpt, x, y, ids, calibrate=calibrate).generate(2, 3, "borrow", seed=0)
+    assert calls == ["borrow"]
 
 
 # -- the GCN classifier --------------------------------------------------------------------------

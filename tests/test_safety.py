@@ -1,7 +1,8 @@
 """Issue 15, data safety, driven as a user would (a subprocess, real signals, a real small tmpfs):
 no command destroys its input, a stop signal ends any command promptly with one line and no
 partial output, a killed run's temporary files are removed by the next run, and a full disk is
-one line with nothing left behind."""
+one line with nothing left behind. `synth` runs with --no-calibrate: these tests are about
+signals and disks, and calibration's seconds before the first batch are tested in test_generate."""
 from __future__ import annotations
 
 import errno
@@ -53,8 +54,8 @@ def test_output_onto_input_is_refused(inputs):
     data, ckpt = inputs
     given = sha256(data), sha256(ckpt)
     os.symlink(data, "alias.h5")  # test_cli_errors tries every command, in-process
-    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 2, "--out", "alias.h5",
-                 "--overwrite")
+    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--no-calibrate", "--n", 2,
+                 "--out", "alias.h5", "--overwrite")
     assert_one_line(result, "is an input of this command.*; writing there would destroy it")
     assert (sha256(data), sha256(ckpt)) == given
     assert sorted(p.name for p in Path.cwd().iterdir()) == ["alias.h5"]
@@ -89,8 +90,8 @@ def test_one_signal_stops_synth_at_once(inputs, sig, trials):
     given = sha256(data), sha256(ckpt)
     Path("out").mkdir()
     for trial in range(trials):
-        proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 1_000_000,
-                     "--out", "out/s.h5")
+        proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--no-calibrate",
+                     "--n", 1_000_000, "--out", "out/s.h5")
         wait_for(lambda: "synth A008 [" in stderr(), proc)
         time.sleep(0.1 * trial)
         t0 = time.monotonic()
@@ -108,7 +109,8 @@ def test_one_signal_stops_synth_at_once(inputs, sig, trials):
 
 def test_absurd_count_is_refused_before_the_work(inputs):
     data, ckpt = inputs
-    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 10**12, "--out", "s.h5")
+    result = run("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--no-calibrate", "--n", 10**12,
+                 "--out", "s.h5")
     assert_one_line(result, r"no space left on .*: needed about \d+ MB, .* MB free; .*ask for less")
     assert list(Path.cwd().iterdir()) == []
 
@@ -135,7 +137,7 @@ def test_full_disk_is_one_line_and_no_debris(inputs, small_disk):
     tiny_recipe_file(Path("tiny.toml"))
     (small_disk / "filler").write_bytes(bytes(950 * 1024))  # about 70 KB stay free
     for args in (["demo-data", "--n-per-class", 40, "--out", small_disk / "d.h5"],
-                 ["synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 500,
+                 ["synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--no-calibrate", "--n", 500,
                   "--out", small_disk / "s.h5"]):
         assert_one_line(run(*args), rf"no space left on {small_disk}: needed about \d+ MB")
         assert [p.name for p in small_disk.iterdir()] == ["filler"], args
@@ -157,7 +159,7 @@ def test_disk_filling_during_synth(small_disk):
     crash (it did: SIGSEGV), the error is one line, no partial file stays."""
     data = write_demo("big.h5", n_per_class=4, frames=80)  # samples of 80 frames: ~25 KB each
     ckpt = pretrain(tiny_recipe(epochs=1), str(data), "run", show_progress=False, record=False)
-    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--n", 2400,
+    proc = start("synth", "--checkpoint", ckpt, "--data", data, "--class", "A008", "--no-calibrate", "--n", 2400,
                  "--out", small_disk / "s.h5")  # about 59 MB, within the 64 MB
     wait_for(lambda: "synth A008 [" in stderr(), proc)
     with open(small_disk / "filler", "wb") as f, pytest.raises(OSError):
