@@ -18,13 +18,16 @@ scales the move to the data's spacing first, skelgen.generate.calibrated_reach);
 also gives each output the bone lengths of a random training clip of any class (another
 performer's body), scaled frame by frame from the source's; "borrow-pc:N" scales each class's
 calibrated move by its own spacing over the pooled one.
-Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+Route "toward:NOVELTY" is shift with the move a random share of the way toward another
+training sequence of the same class (the class's own variation, as the source plus the decoder's
+change). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 """
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 import time
 from unittest.mock import patch
 
@@ -44,6 +47,8 @@ def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
         return "shift", prior_moves(generator.bank, novelty_, GUIDANCE)
     if strategy == "resid":
         return "shift", residual_noise()
+    if strategy == "toward":
+        return "shift", toward_classmate()
     base, _, how = strategy.rpartition("-")
     if how == "rot":
         return base, rotated_moves(generator.model)
@@ -83,6 +88,30 @@ def residual_noise():
         residuals = bank.within_residuals()
         src, resid = rng.choice(members, b), residuals[rng.choice(len(residuals), b)]
         return bank.embeddings[src] + cfg.novelty * resid, [[s] for s in src], src
+
+    with patch.object(G, "condition", condition):
+        yield
+
+
+@contextlib.contextmanager
+def toward_classmate():
+    """Within the block, shift moves a source's [CLS] a random fraction of the way toward another
+    training sequence of its own class, times the novelty: z_s + novelty * u * (z_t - z_s),
+    u ~ U(0, 1). The output is the source plus the decoder's change, so it keeps the source's
+    detail and takes a share of the motion in which a classmate differs. A class with one
+    sequence has no classmate and borrows (``borrow``'s move) instead."""
+    import skelgen.generate as G
+    original = G.condition
+
+    def condition(bank, c, members, b, cfg, rng):
+        if cfg.strategy != "shift":
+            return original(bank, c, members, b, cfg, rng)
+        if len(members) < 2:
+            return original(bank, c, members, b, replace(cfg, strategy="borrow"), rng)
+        src = rng.choice(members, b)
+        mate = members[(np.searchsorted(members, src) + rng.integers(1, len(members), b)) % len(members)]  # != src
+        move = rng.random((b, 1)) * (bank.embeddings[mate] - bank.embeddings[src])
+        return bank.embeddings[src] + cfg.novelty * move, [[s, t] for s, t in zip(src, mate)], src
 
     with patch.object(G, "condition", condition):
         yield
@@ -171,7 +200,6 @@ def per_class_reach(generator):
     """Within the block, each class's calibrated move is scaled by its own leave-one-out spacing
     over the pooled one (classes with one sequence keep the pooled scale)."""
     import skelgen.generate as G
-    from dataclasses import replace
     bank, shape = generator.bank, generator.run.input_shape
     pooled = G.neighbour_spacing(bank, shape)
     ratio = {c: float(np.median(gaps)) / pooled for c, gaps in G.neighbour_gaps(bank, shape).items()}
