@@ -258,6 +258,9 @@ def generation_options(f):
                      help="Std of the decoder's noise input."),
         click.option("--temperature", type=float, default=G.temperature, show_default=True,
                      help="Covariance scale (gaussian)."),
+        click.option("--augment/--no-augment", default=G.augment, show_default=True,
+                     help="Then give each generated sequence classic augmentation (rotation, scale, noise, "
+                          "temporal crop), as the benchmark's skelgen-borrow>classic."),
         click.option("--length", type=click.Choice(LENGTHS), default=G.length, show_default=True,
                      help="Output length: the source's, a random length of the class, or the model's T."),
         click.option("--split", default="train", show_default=True, help="Split to condition on."),
@@ -269,14 +272,16 @@ def generation_options(f):
 
 
 def moved(result: dict) -> str:
-    """", novelty N = S in [CLS] units" where calibration scaled the knob N to S, else ""."""
-    return f", novelty {result['novelty']:g} = {result['novelty'] * result['reach']:.2f} in [CLS] units" \
+    """", novelty N = S in [CLS] units" where calibration scaled the knob N to S, and ", then
+    augmented" where --augment was given; else ""."""
+    scale = f", novelty {result['novelty']:g} = {result['novelty'] * result['reach']:.2f} in [CLS] units" \
         if result["reach"] != 1.0 else ""
+    return scale + (", then augmented" if result["augment"] else "")
 
 
-def generation_config(strategy, novelty, calibrate, noise_scale, temperature, length):
+def generation_config(strategy, novelty, calibrate, noise_scale, temperature, augment, length):
     return GenerationConfig(strategy=strategy, novelty=novelty, calibrate=calibrate, noise_scale=noise_scale,
-                            temperature=temperature, length=length)
+                            temperature=temperature, augment=augment, length=length)
 
 
 @main.command("synth")
@@ -285,12 +290,12 @@ def generation_config(strategy, novelty, calibrate, noise_scale, temperature, le
 @click.option("--out", required=True, type=click.Path(), help="Dataset file to write (.h5).")
 @click.option("--data", type=Input(), default=None, help="Default: the checkpoint's data.")
 @generation_options
-def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate, noise_scale, temperature, length,
-              split, seed, overwrite):
+def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate, noise_scale, temperature, augment,
+              length, split, seed, overwrite):
     """Generate sequences of one class from the pretrained decoder."""
     from .synth import synth
     checkpoint, data = resolve_run(checkpoint, data)
-    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, length)
+    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, augment, length)
     r = synth(checkpoint, data, class_key, n, out, cfg, seed=seed, split=split, overwrite=overwrite)
     click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}{moved(r)}) to {out}")
 
@@ -304,12 +309,12 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate,
 @click.option("--recipe", default="demo", show_default=True, help="Recipe to pretrain with if no checkpoint fits.")
 @generation_options
 def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, calibrate, noise_scale, temperature,
-                  length, split, seed, overwrite):
+                  augment, length, split, seed, overwrite):
     """Fill the classes of the training split with synthetic samples (input never modified)."""
     from .synth import checkpoint_for, parse_sampling, rebalance
     if checkpoint is None:
         checkpoint = checkpoint_for(data, recipe, split, log=lambda m: click.echo(m, err=True))
-    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, length)
+    cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, augment, length)
     r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split, cfg, seed=seed, overwrite=overwrite)
     added = ", ".join(f"{k} +{v}" for k, v in r["added"].items()) or "nothing (no class is short of the target)"
     click.echo(f"wrote {r['out']}{moved(r)}: added {added}"

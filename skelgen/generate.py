@@ -29,7 +29,8 @@ noise of std ``noise_scale`` with whole frames zeroed at the recipe's frame-mask
 like what the decoder saw in training. A model trained with fully masked inputs
 (``full_mask > 0``, the demo recipe) decodes from an all-zero input, [CLS] alone, which measured
 more recognizable (demo test: 72 % with noise frames vs >= 80 % without); its variety then comes
-from the strategy's choice of [CLS].
+from the strategy's choice of [CLS]. With ``augment`` each output then gets classic augmentation
+(rotation, scale, noise, temporal crop), as the benchmark's ``>classic`` rows.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
 
+from .augment import classic_augment
 from .errors import SkelgenError
 from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
 from .preprocess import resample, view_frame
@@ -156,7 +158,10 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     members = bank.members(c)
-    frames, m, v, _ = run.input_shape
+    frames, m, v, channels = run.input_shape
+    if cfg.augment and channels != 3:
+        raise SkelgenError(f"augmenting generated sequences rotates them in 3D, and this model's joints have "
+                           f"{channels} coordinates; generate without --augment")
     f = run.model.in_dim
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
     reach = move_reach(model, run, bank, cfg, rate)
@@ -176,6 +181,8 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
         if cfg.strategy in MOVES:
             out = keep_bone_lengths(out, bank.inputs[poses].reshape(out.shape), run.data.layout)
+        if cfg.augment:  # after the bones are set: classic augmentation's scale is part of its variety
+            out = classic_augment(torch.from_numpy(out), gen).numpy()
         near, near_idx = nearest_member(bank, members, out)
         xs, prov = [], []
         for k in range(b):
@@ -190,6 +197,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
                          "sources": [str(bank.ids[j]) for j in sources[k]], "pose_from": str(bank.ids[src]),
                          "noise_scale": cfg.noise_scale, "temperature": cfg.temperature,
                          "novelty": cfg.novelty, "calibrated": cfg.calibrate, "reach": reach, "length": cfg.length,
+                         "augmented": cfg.augment,
                          "nearest": None if near is None else str(bank.ids[near_idx[k]]),
                          "nearest_distance": None if near is None else round(float(near[k]), 5)})
         done += b
@@ -250,7 +258,7 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
     if target:
         classes = np.unique(bank.labels)
         picks = np.random.default_rng(0).choice(classes, CALIBRATION_SEQUENCES)
-        trial = replace(cfg, calibrate=False, length="model")
+        trial = replace(cfg, calibrate=False, augment=False, length="model")  # the move alone
 
         def distance(novelty: float) -> float:
             t = replace(trial, novelty=novelty)

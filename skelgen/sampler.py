@@ -88,6 +88,9 @@ class SkelgenSampler(BaseOverSampler):
         Std of the decoder's noise input (metres).
     temperature : float, default=1.0
         Covariance scale of the ``gaussian`` strategy.
+    augment : bool, default=False
+        Then give each generated sequence classic augmentation (rotation, scale, noise, temporal
+        crop): the benchmark's ``skelgen-borrow>classic``.
     sampling_strategy : float, str, dict or callable, default='auto'
         imbalanced-learn's meanings: 'auto' (= 'not majority'), 'not majority', 'minority',
         'not minority', 'all' fill classes up to the majority's count; a float is the wanted
@@ -115,11 +118,13 @@ class SkelgenSampler(BaseOverSampler):
         "calibrate": ["boolean"],
         "noise_scale": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
+        "augment": ["boolean"],
     }
 
     def __init__(self, *, checkpoint=None, strategy=GenerationConfig.strategy, novelty=GenerationConfig.novelty,
                  calibrate=GenerationConfig.calibrate, noise_scale=GenerationConfig.noise_scale,
-                 temperature=GenerationConfig.temperature, sampling_strategy="auto", random_state=None):
+                 temperature=GenerationConfig.temperature, augment=GenerationConfig.augment, sampling_strategy="auto",
+                 random_state=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.checkpoint = checkpoint
         self.strategy = strategy
@@ -127,6 +132,7 @@ class SkelgenSampler(BaseOverSampler):
         self.calibrate = calibrate
         self.noise_scale = noise_scale
         self.temperature = temperature
+        self.augment = augment
         self.random_state = random_state
 
     def fit_resample(self, X, y):
@@ -189,7 +195,8 @@ class SkelgenSampler(BaseOverSampler):
         path, model, run = self._load()
         x = self._to_model(X, run, path)
         cfg = GenerationConfig(strategy=self.strategy, novelty=self.novelty, calibrate=self.calibrate,
-                               noise_scale=self.noise_scale, temperature=self.temperature, length="model")
+                               noise_scale=self.noise_scale, temperature=self.temperature, augment=self.augment,
+                               length="model")
         self.checkpoint_ = path
         self.classes_, codes = np.unique(y, return_inverse=True)
         rng = check_random_state(self.random_state)

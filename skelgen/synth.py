@@ -86,7 +86,7 @@ def synth(checkpoint, data, class_key, n: int, out, cfg: GenerationConfig | None
             written = write_generated(w, synthesize(model, run, bank, c, n, cfg, seed), c, run, code, bar)
             w.set_split(split, np.arange(written))
     return {"class": code, "written": written, "strategy": cfg.strategy, "out": str(out),
-            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg)}
+            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg), "augment": cfg.augment}
 
 
 SAMPLING = ("auto", "minority", "not minority", "not majority", "all")
@@ -165,7 +165,7 @@ def rebalance(data, out=None, checkpoint=None, sampling_strategy="auto", split: 
     after = np.bincount(np.concatenate([sf.labels[train_idx]] + [np.full(n, c) for c, n in add.items()]),
                         minlength=len(sf.classes))
     return {"out": str(out), "added": {sf.classes.codes[c]: n for c, n in add.items()},
-            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg) if add else 1.0,
+            "novelty": cfg.novelty, "reach": move_reach(model, run, bank, cfg) if add else 1.0, "augment": cfg.augment,
             "train_counts": {code: int(k) for code, k in zip(sf.classes.codes, after)}}
 
 

@@ -68,6 +68,16 @@ def test_random_state_makes_it_reproducible(trained, data, strategy):
     assert not np.array_equal(a[21:], c[21:])
 
 
+def test_augment_gives_the_generated_sequences_classic_augmentation(trained, data):
+    x, y = data
+    run = lambda augment: SkelgenSampler(checkpoint=trained, strategy="interpolate", augment=augment,
+                                         random_state=7).fit_resample(x, y)[0]
+    plain, augmented = run(False), run(True)
+    np.testing.assert_array_equal(augmented, run(True))
+    np.testing.assert_array_equal(augmented[:len(x)], x)  # the given samples come back untouched
+    assert not np.allclose(augmented[len(x):], plain[len(x):], atol=1e-3)
+
+
 def test_works_in_an_imblearn_pipeline(trained, demo_file, data):
     x, y = data
     pipe = Pipeline([("skelgen", SkelgenSampler(checkpoint=trained, random_state=0)),
