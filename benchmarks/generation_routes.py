@@ -14,8 +14,9 @@ scenarios, this trains (or takes from the cache) the scenario's generator, then 
 and the baselines none, oversample, smote, classic. With ``--caps 1,2`` (beside ``none``) each
 route is also run with at most R x a class's real count generated, the rest of its additions
 real copies (plain) or classic-augmented real copies (>classic): does a rare class drown in
-generated sequences? Trains the recipe's classifier on each and
-scores the test split. For the generated sequences of seed 0 it also reports how often an
+generated sequences? With ``--enlarge F`` every class is filled to F times the largest
+count instead (every method adds as many: how many sequences are worth adding?). Trains the
+recipe's classifier on each and scores the test split. For the generated sequences of seed 0 it also reports how often an
 evaluator trained on all real training sequences recognizes their class, their novelty
 (skelgen.novelty) against the scenario's training sequences, with the test split as reference,
 and their mean bone length over the real training sequences'.
@@ -27,6 +28,7 @@ and their mean bone length over the real training sequences'.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -138,6 +140,9 @@ def main():
                          "its additions real copies (plain) or classic-augmented real copies (>classic)")
     ap.add_argument("--out", required=True, help="results JSON; beside it NAME-SCENARIO.png and NAME-SCENARIO-borrow.png, "
                                                  "the shift and borrow knobs' curves")
+    ap.add_argument("--enlarge", type=float, default=1.0,
+                    help="fill every class to this many times the largest class's count, not to it: every "
+                         "method adds as many (how many sequences is worth adding?)")
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
     ap.add_argument("--prior-steps", type=int, default=3000, help="training steps of the prior route's flow")
     args = ap.parse_args()
@@ -155,6 +160,9 @@ def main():
         result = {"recipe": args.recipe, "routes": args.routes, "scenarios": {}}
         for name in b.scenarios:
             sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
+            if args.enlarge != 1.0:
+                target = round(args.enlarge * (sc.counts + sc.add).max())
+                sc = dataclasses.replace(sc, add=np.maximum(target - sc.counts, 0))
             x, y, ids = (a[sc.indices] for a in train)
             largest = int(sc.counts.sum() + sc.add.sum())
             steps = max(r.classifier.min_steps,
