@@ -271,7 +271,7 @@ def generation_options(f):
     return f
 
 
-def moved(result: dict) -> str:
+def generation_notes(result: dict) -> str:
     """", novelty N = S in [CLS] units" where calibration scaled the knob N to S, and ", then
     augmented" where --augment was given; else ""."""
     scale = f", novelty {result['novelty']:g} = {result['novelty'] * result['reach']:.2f} in [CLS] units" \
@@ -297,7 +297,8 @@ def synth_cmd(class_key, n, out, data, checkpoint, strategy, novelty, calibrate,
     checkpoint, data = resolve_run(checkpoint, data)
     cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, augment, length)
     r = synth(checkpoint, data, class_key, n, out, cfg, seed=seed, split=split, overwrite=overwrite)
-    click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}{moved(r)}) to {out}")
+    click.echo(f"wrote {r['written']} synthetic {r['class']} sequences ({r['strategy']}{generation_notes(r)}) "
+               f"to {out}")
 
 
 @main.command("rebalance")
@@ -317,7 +318,7 @@ def rebalance_cmd(data, out, sampling, recipe, checkpoint, strategy, novelty, ca
     cfg = generation_config(strategy, novelty, calibrate, noise_scale, temperature, augment, length)
     r = rebalance(data, out, checkpoint, parse_sampling(sampling, data), split, cfg, seed=seed, overwrite=overwrite)
     added = ", ".join(f"{k} +{v}" for k, v in r["added"].items()) or "nothing (no class is short of the target)"
-    click.echo(f"wrote {r['out']}{moved(r)}: added {added}"
+    click.echo(f"wrote {r['out']}{generation_notes(r)}: added {added}"
                + "\ntrain counts now: " + ", ".join(f"{k} {v}" for k, v in r["train_counts"].items()))
 
 

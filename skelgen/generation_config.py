@@ -24,7 +24,8 @@ class GenerationConfig:
                                # sequences lie from each other (generate.calibrated_reach; BENCHMARKS.md 8j)
     augment: bool = False      # then give each generated sequence classic augmentation (rotation up to
                                # 15 degrees, scale, 1 cm joint noise, temporal crop): the benchmark's
-                               # "skelgen-<strategy>>classic", its best row on most data (BENCHMARKS.md 8j, 10m)
+                               # "skelgen-<strategy>>classic", its best or level-best row on most data
+                               # measured (BENCHMARKS.md 8j, 10m)
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
 

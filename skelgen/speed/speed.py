@@ -9,8 +9,8 @@ Figures (``run_speed`` returns them as one dict; ``report`` formats them):
                 GFLOP/s (``flops``) against the peak; the bf16 loss against the fp32 loss
   data          batch gather + augmentation + masking as a fraction of skelgen's fp32 step
   generation    sequences/s of ``generate.synthesize`` (synth's decoding path) and the
-                decoder's GFLOP/s within it; the one-off seconds of calibrating the novelty
-                before the first batch (``generate.calibrated_reach``), apart
+                decoder's GFLOP/s within it; apart, the one-off seconds before the first
+                batch: calibrating the novelty (``generate.calibrated_reach``) and a warm-up
   conversion    files/s of the NTU and NW-UCLA importers (real NW-UCLA clips where present)
   synth_memory  peak memory (max RSS) of a child ``skelgen synth --n N`` streaming to disk
   targets       the issue's target ratios, each measured, with pass or miss
@@ -471,7 +471,7 @@ def report(r: dict) -> str:
               f"generation (synth's decoding path, batch {g['batch']}): {g['sequences_per_s']:.1f} seq/s; "
               f"decoder {g['decoder_gflops']:.1f} GFLOP/s = {g['fp32_peak_fraction']:.1%} of the fp32 peak, "
               f"{g['bf16_peak_fraction']:.0%} of the bf16 peak ({g['decoder_time_fraction']:.0%} of the time)"
-              + ("" if g["calibration_s"] is None else f"; before it, calibrating the novelty: {g['calibration_s']:.1f} s")]
+              + ("" if g["calibration_s"] is None else f"; before it, calibrating the novelty (and a warm-up): {g['calibration_s']:.1f} s")]
     for name, label in (("ntu", "NTU"), ("nwucla", "NW-UCLA")):
         v = r["conversion"][name]
         lines.append(f"conversion {label}: {v['files']} {v['source']} files in {v['seconds']:.2f} s, "
