@@ -20,7 +20,9 @@ performer's body), scaled frame by frame from the source's; "borrow-pc:N" scales
 calibrated move by its own spacing over the pooled one.
 Route "toward:NOVELTY" is shift with the move a random share of the way toward another
 training sequence of the same class (the class's own variation, as the source plus the decoder's
-change). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+change). Route "cover:NOVELTY" is borrow with its sources taken in turns (each training sequence
+of the class once before any again) instead of at random; "spread:NOVELTY" is borrow with each
+move scaled by its own log-normal factor (sigma 0.4). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 """
@@ -49,6 +51,10 @@ def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
         return "shift", residual_noise()
     if strategy == "toward":
         return "shift", toward_classmate()
+    if strategy == "cover":
+        return "borrow", covering_sources()
+    if strategy == "spread":
+        return "borrow", spread_novelty()
     base, _, how = strategy.rpartition("-")
     if how == "rot":
         return base, rotated_moves(generator.model)
@@ -112,6 +118,40 @@ def toward_classmate():
         mate = members[(np.searchsorted(members, src) + rng.integers(1, len(members), b)) % len(members)]  # != src
         move = rng.random((b, 1)) * (bank.embeddings[mate] - bank.embeddings[src])
         return bank.embeddings[src] + cfg.novelty * move, [[s, t] for s, t in zip(src, mate)], src
+
+    with patch.object(G, "condition", condition):
+        yield
+
+
+@contextlib.contextmanager
+def covering_sources():
+    """Within the block, borrow takes its sources in turns (each training sequence of the class
+    once, in a random order, before any is taken again) instead of at random with replacement, so
+    that no rare-class sequence is the source of many more outputs than another."""
+    import skelgen.generate as G
+    original = G.condition
+
+    def condition(bank, c, members, b, cfg, rng):
+        cls, sources, src = original(bank, c, members, b, cfg, rng)
+        turns = np.concatenate([rng.permutation(members) for _ in range(-(-b // len(members)))])[:b]
+        cls = cls - bank.embeddings[src] + bank.embeddings[turns]  # the same moves, from the new sources
+        return cls, [[s] for s in turns], turns
+
+    with patch.object(G, "condition", condition):
+        yield
+
+
+@contextlib.contextmanager
+def spread_novelty(sigma: float = 0.4):
+    """Within the block, each borrowed move is scaled by its own factor exp(N(0, sigma^2)), so that
+    outputs lie at a spread of distances around the calibrated one instead of near one distance."""
+    import skelgen.generate as G
+    original = G.condition
+
+    def condition(bank, c, members, b, cfg, rng):
+        cls, sources, src = original(bank, c, members, b, cfg, rng)
+        factor = np.exp(sigma * rng.standard_normal((b, 1)))
+        return bank.embeddings[src] + factor * (cls - bank.embeddings[src]), sources, src
 
     with patch.object(G, "condition", condition):
         yield
