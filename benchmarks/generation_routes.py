@@ -16,8 +16,9 @@ route is also run with at most R x a class's real count generated, the rest of i
 real copies (plain) or classic-augmented real copies (>classic): does a rare class drown in
 generated sequences? With ``--enlarge F`` every class is filled to F times the largest
 count instead (every method adds as many: how many sequences are worth adding?). Trains the
-recipe's classifier on each and scores the test split. For the generated sequences of seed 0 it also reports how often an
-evaluator trained on all real training sequences recognizes their class, their novelty
+recipe's classifier on each and scores the test split. For the generated sequences of seed 0 it
+also reports how often an evaluator trained on all real training sequences recognizes their
+class, their novelty
 (skelgen.novelty) against the scenario's training sequences, with the test split as reference,
 and their mean bone length over the real training sequences'.
 

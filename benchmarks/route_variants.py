@@ -22,7 +22,8 @@ Route "toward:NOVELTY" is shift with the move a random share of the way toward a
 training sequence of the same class (the class's own variation, as the source plus the decoder's
 change). Route "cover:NOVELTY" is borrow with its sources taken in turns (each training sequence
 of the class once before any again) instead of at random; "spread:NOVELTY" is borrow with each
-move scaled by its own log-normal factor (sigma 0.4). Route "direct:NOVELTY" is an ablation of shift: the same moved [CLS], decoded on its own
+move scaled by its own log-normal factor (sigma 0.4). Route "direct:NOVELTY" is an ablation of
+shift: the same moved [CLS], decoded on its own
 (D(z_s + noise)) instead of as the source plus the decoder's change.
 
 """

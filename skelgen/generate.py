@@ -303,8 +303,8 @@ def keep_bone_lengths(x: np.ndarray, source: np.ndarray, layout, tol: float = 1e
     bones = layout.bones
     target = np.stack([np.linalg.norm(src[c] - src[p], axis=-1, keepdims=True) for c, p in bones])  # (bones, frames, 1)
     # Frames settle at their own pace: a frame leaves the sweeps once none of its bones was off
-    # by more than tol, so the many quick ones do not wait on the slowest (1.7-2x faster on a
-    # batch of a NW-UCLA generator; joints within 0.015 mm of sweeping every frame to the end).
+    # by more than tol, so the many quick ones do not wait on the slowest (synth 1.4-1.7x faster
+    # on a NW-UCLA generator; joints within 0.015 mm of sweeping every frame to the end: BENCHMARKS.md 9d).
     active = np.arange(joints.shape[1])
     for _ in range(max_sweeps):
         part, length = np.take(joints, active, axis=1), np.take(target, active, axis=1)  # contiguous copies

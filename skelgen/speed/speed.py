@@ -471,7 +471,8 @@ def report(r: dict) -> str:
               f"generation (synth's decoding path, batch {g['batch']}): {g['sequences_per_s']:.1f} seq/s; "
               f"decoder {g['decoder_gflops']:.1f} GFLOP/s = {g['fp32_peak_fraction']:.1%} of the fp32 peak, "
               f"{g['bf16_peak_fraction']:.0%} of the bf16 peak ({g['decoder_time_fraction']:.0%} of the time)"
-              + ("" if g["calibration_s"] is None else f"; before it, calibrating the novelty (and a warm-up): {g['calibration_s']:.1f} s")]
+              + ("" if g["calibration_s"] is None else
+                 f"; before it, calibrating the novelty (and a warm-up): {g['calibration_s']:.1f} s")]
     for name, label in (("ntu", "NTU"), ("nwucla", "NW-UCLA")):
         v = r["conversion"][name]
         lines.append(f"conversion {label}: {v['files']} {v['source']} files in {v['seconds']:.2f} s, "
