@@ -168,7 +168,8 @@ def main():
             largest = int(sc.counts.sum() + sc.add.sum())
             steps = max(r.classifier.min_steps,
                         r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
-            ckpt, _ = M.generator_checkpoint(x, y, ids, meta, r.generator, b.cache_dir, show_progress=False)
+            ckpt, _ = M.generator_checkpoint(*M.pretraining_set(r.generator, train, sc.indices), meta, r.generator,
+                                             b.cache_dir, show_progress=False)
             gen = M.Generator(ckpt, x, y, ids, r.generator.noise_scale, r.generator.temperature)
             real = M.real_set(x, y, ids)
             rows = {}

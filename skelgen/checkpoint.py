@@ -225,8 +225,10 @@ def load_generator(path: str | Path) -> tuple[torch.nn.Module, RunInfo]:
     return model, run
 
 
-def check_compatible(run: RunInfo, layout: Layout, codes, persons: int, what: str = "the data"):
-    """Refuse data whose layout, persons or class list differ from the run's."""
+def check_compatible(run: RunInfo, layout: Layout, persons: int, what: str = "the data"):
+    """Refuse data whose layout or persons differ from the run's. Its class list may differ:
+    pretraining uses no labels, so a model pretrained on other (or unlabelled) clips of the layout
+    serves any labelled data, and generation conditions on that data's own classes."""
     if run.layout.name != layout.name:
         raise SkelgenError(f"the checkpoint was trained on layout {run.layout.name!r} but {what} "
                            f"uses {layout.name!r}; use a checkpoint trained on this layout")
@@ -237,9 +239,6 @@ def check_compatible(run: RunInfo, layout: Layout, codes, persons: int, what: st
     if run.data.persons != persons:
         raise SkelgenError(f"the checkpoint expects {run.data.persons} person(s) per sample, "
                            f"{what} has {persons}")
-    if codes is not None and list(run.classes.codes) != list(codes):
-        raise SkelgenError(f"the checkpoint's class list differs from {what}'s; "
-                           f"use a checkpoint trained on this dataset")
 
 
 def file_fingerprint(path: str | Path) -> str:

@@ -202,7 +202,7 @@ def write_embeddings(checkpoint, data, out, split=None, overwrite=False, batch: 
     model, run = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         if sf.layout.name == run.layout.name:
-            check_compatible(run, sf.layout, None, sf.shape[1], str(data))
+            check_compatible(run, sf.layout, sf.shape[1], str(data))
         idx = sf.indices(split)
         ids = np.array(sf.ids, dtype=object)[idx].astype(str)
         emb = np.concatenate([embed(model, model_inputs(sf, idx[s: s + 4096], run), batch)

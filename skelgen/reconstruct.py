@@ -76,7 +76,7 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
     model, run = load_model(checkpoint)
     with SkeletonFile(data) as sf:
         if sf.layout.name == run.layout.name:
-            check_compatible(run, sf.layout, None, sf.shape[1], str(data))
+            check_compatible(run, sf.layout, sf.shape[1], str(data))
         i = pick_sample(sf, index, sample_id)
         x = torch.from_numpy(model_inputs(sf, [i], run))  # (1, T, M, V, C)
         label = sf.classes.label(int(sf.labels[i]))

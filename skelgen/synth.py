@@ -37,7 +37,7 @@ def class_bank(model, run, sf: SkeletonFile, split: str | None):
 def open_for_generation(checkpoint, data):
     model, run = load_generator(checkpoint)
     sf = SkeletonFile(data)
-    check_compatible(run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+    check_compatible(run, sf.layout, sf.shape[1], str(data))
     return model, run, sf
 
 

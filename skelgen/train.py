@@ -245,7 +245,7 @@ def init_from(path: str, run: RunInfo, model):
     if not Path(path).is_file():
         raise SkelgenError(f"train.init: no checkpoint at {path}; give the checkpoint.pt of a pretrain run")
     saved = load_checkpoint(path)
-    check_compatible(saved.run, run.layout, None, run.data.persons, "this data")
+    check_compatible(saved.run, run.layout, run.data.persons, "this data")
     if saved.run.model != run.model:
         theirs, ours = asdict(saved.run.model), asdict(run.model)
         differ = ", ".join(f"{k} {theirs[k]} there, {ours[k]} here" for k in ours if theirs[k] != ours[k])
@@ -258,7 +258,7 @@ def resume_from(ckpt_path: Path, run: RunInfo, model, opt, data) -> int:
     """Load the weights and optimizer state of the run's checkpoint into ``model`` and ``opt``;
     returns the epochs it holds. Refuses a checkpoint of other data, recipe or model."""
     saved = load_checkpoint(ckpt_path)
-    check_compatible(saved.run, run.layout, None, run.data.persons, str(data))
+    check_compatible(saved.run, run.layout, run.data.persons, str(data))
     if saved.run.data.fingerprint != run.data.fingerprint:  # two runs under one provenance
         raise SkelgenError(f"{ckpt_path} was trained on other data than {data}; resume with the data it "
                            f"started with, or choose another --out")

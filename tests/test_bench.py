@@ -3,6 +3,7 @@ scenarios keep exactly the promised class counts; every method adds exactly the 
 sequences; no test sequence reaches a training set or a generator; the quality metrics behave;
 generators and finished cells are cached; the GCN's graph follows the layout's bones."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,6 +271,34 @@ def test_recipe_errors(tmp_path):
         load_bench_recipe(str(bad))
     bad.write_text("[generator]\ncandidates = 0\n")
     with pytest.raises(SkelgenError, match="candidates must be at least 1"):
+        load_bench_recipe(str(bad))
+
+
+def test_split_pretraining_learns_every_clip_without_labels(demo, splits, tmp_path):
+    """generator.pretrain_on = "split": one generator for every scenario, pretrained on the whole
+    training split with every label withheld; each scenario still conditions on its own clips."""
+    (x, y, ids), _ = splits
+    assert [a.tolist() for a in M.pretraining_set(GeneratorConfig(), (x, y, ids), np.arange(3))] == \
+        [x[:3].tolist(), y[:3].tolist(), ids[:3].tolist()]
+    recipe = tmp_path / "split.toml"
+    recipe.write_text(TINY.format(cache=tmp_path / "cache")
+                      .replace('classifiers = ["conv", "gcn"]', 'classifiers = ["conv"]\nmethods = ["none", "skelgen-borrow"]')
+                      .replace('"full", "lt10", "lt100", "low10", "fewshot5"', '"lt10", "fewshot5"')
+                      .replace("[generator]", '[generator]\npretrain_on = "split"')
+                      .replace("samples = 40", "samples = 0"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        result = run_benchmark(str(recipe), tmp_path / "out", data=str(demo), show_progress=False)
+    gens = [result["scenarios"][s]["generator"] for s in result["scenarios"]]
+    assert len(gens) == 2 and gens[0]["checkpoint"] == gens[1]["checkpoint"]
+    assert gens[0]["pretrained_on"] == len(y) and gens[0]["labels"] is False
+    with SkeletonFile(Path(gens[0]["checkpoint"]).parent / "train.h5") as sf:
+        seen = load_split(sf, "train", 32)
+    assert sorted(seen[2].tolist()) == sorted(ids.tolist()) and not seen[1].any()  # every clip, no label
+    assert "labels withheld" in (tmp_path / "out" / "results.md").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[generator]\npretrain_on = "test"\n')
+    with pytest.raises(SkelgenError, match="pretrain_on must be one of scenario, split"):
         load_bench_recipe(str(bad))
 
 

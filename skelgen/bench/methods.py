@@ -158,6 +158,15 @@ def generator_recipe(g, frames: int, n: int):
     return r.fitted_to(n)
 
 
+def pretraining_set(g, train, indices: np.ndarray):
+    """(x, y, ids) a scenario's generator learns from: ``train`` (x, y, ids of the training split)
+    at the scenario's ``indices``, or with ``g.pretrain_on == "split"`` the whole split with its
+    labels withheld (all zero), the same for every scenario and so one cache entry."""
+    if g.pretrain_on == "split":
+        return train[0], np.zeros_like(train[1]), train[2]
+    return tuple(a[indices] for a in train)
+
+
 def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True):
     """(checkpoint pretrained on exactly x (n, T, M, V, C), y, ids; whether it came from the cache).
 

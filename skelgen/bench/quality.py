@@ -189,7 +189,7 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
         check_folder(out)  # before the work, not after
     run = load_checkpoint(checkpoint).run
     with SkeletonFile(data) as sf:
-        check_compatible(run, sf.layout, sf.classes.codes, sf.shape[1], str(data))
+        check_compatible(run, sf.layout, sf.shape[1], str(data))
         k = len(sf.classes)
         for split in (train_split, test_split):  # before training the evaluator, not after
             missing = sorted(set(range(k)) - set(sf.labels[sf.indices(split)].tolist()))

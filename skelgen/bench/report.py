@@ -69,6 +69,15 @@ def scenario_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def generator_line(result: dict) -> str:
+    """What the generators learned from: each scenario's own sequences, or the whole split unlabelled."""
+    if result["recipe"]["generator"].get("pretrain_on", "scenario") == "scenario":
+        return "Each scenario's generator learned from that scenario's sequences only.\n"
+    return (f"One generator learned from all {result['train_samples']} training sequences with their labels "
+            f"withheld (generator.pretrain_on = \"split\"); each scenario conditions it on its own labelled "
+            f"sequences.\n")
+
+
 def write_report(result: dict, ids: dict, out: Path) -> dict:
     """Aggregate the per-seed runs in ``result`` (in place), write the folder ``out``, return result."""
     make_folder(out)
@@ -90,6 +99,7 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
           + ", ".join(f"{k} {v / 60:.1f}" for k, v in t["classifiers"].items())
           + f", quality {t['quality'] / 60:.1f}).\n",
           "Classes: " + ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])) + ".\n",
+          generator_line(result),
           "## Scenarios\n", scenario_markdown(result),
           "## Downstream accuracy\n", accuracy_markdown(result)]
     if result["quality"]:

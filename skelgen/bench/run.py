@@ -4,8 +4,10 @@ seeds x classifiers -> a results folder (results.json, results.md, ids.json, PNG
 A benchmark recipe (recipes/bench-*.toml) has four tables, 1:1 with the dataclasses below:
 [benchmark] data and protocol, [classifier] -> ClassifierConfig, [generator] the pretraining
 recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; it is read
-as a pretraining recipe is (recipe.Tables), so unknown keys are errors. Each scenario's generator is pretrained on that scenario's training sequences only
-(written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
+as a pretraining recipe is (recipe.Tables), so unknown keys are errors. Each scenario's generator
+is pretrained on that scenario's training sequences only (``generator.pretrain_on = "split"``
+instead pretrains one generator on the whole training split with its labels withheld: clips
+without labels, as the paper's pretraining uses them) (written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
 hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it. Every
 finished cell (scenario, method, seed, classifier) is cached too, in ``<cache_dir>/cells/``, under
 a hash of everything it depends on (the data, the scenario's sequences, the classifier and, for
@@ -69,6 +71,9 @@ class BenchmarkConfig:
                                f"fix it in the benchmark recipe")
 
 
+PRETRAIN_ON = ("scenario", "split")  # what a benchmark's generator learns from (GeneratorConfig.pretrain_on)
+
+
 @dataclass
 class GeneratorConfig:
     recipe: str = "demo"          # a pretraining recipe (recipes/NAME.toml or a path)
@@ -81,10 +86,24 @@ class GeneratorConfig:
     candidates: int = 1           # > 1: generate this many per sequence added and keep the ones a
                                   # recognizer trained on the scenario's real sequences (the
                                   # [classifier] settings, seed 0) finds most like their class
+    pretrain_on: str = "scenario"  # "scenario": each scenario's generator learns from its own
+                                  # sequences only; "split": one generator learns from every
+                                  # sequence of the training split with its labels withheld, and
+                                  # each scenario conditions it on its own labelled sequences (labels
+                                  # scarce, clips not: the paper's unsupervised premise)
 
     def __post_init__(self):
         for key in ("min_steps", "noise_scale", "temperature"):
             check_range(f"generator.{key}", getattr(self, key), 0, fix="fix it in the benchmark recipe")
+        if self.pretrain_on not in PRETRAIN_ON:
+            raise SkelgenError(f"generator.pretrain_on must be one of {', '.join(PRETRAIN_ON)}, not "
+                               f"{self.pretrain_on!r}; fix it in the benchmark recipe")
+
+    def cache_key(self) -> dict:
+        """The settings a skelgen cell depends on; the default pretrain_on is left out, so cells
+        cached before the key existed keep their names (a GCN cell is minutes of CPU)."""
+        d = dataclasses.asdict(self)
+        return d if self.pretrain_on != "scenario" else {k: v for k, v in d.items() if k != "pretrain_on"}
 
 
 @dataclass
@@ -188,9 +207,11 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
                                        r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
         if q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods):
             t = time.perf_counter()
-            ckpt, cached = M.generator_checkpoint(x, y, sc_ids, meta, r.generator, b.cache_dir, show_progress)
+            learn = M.pretraining_set(r.generator, train, sc.indices)
+            ckpt, cached = M.generator_checkpoint(*learn, meta, r.generator, b.cache_dir, show_progress)
             timing["generators"][sc.name] = time.perf_counter() - t
-            info["generator"] = {"checkpoint": str(ckpt), "cached": cached}
+            info["generator"] = {"checkpoint": str(ckpt), "cached": cached, "pretrained_on": len(learn[0]),
+                                 "labels": r.generator.pretrain_on == "scenario"}
             critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"], layout=meta["layout"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
@@ -261,7 +282,7 @@ def _classify(r: BenchRecipe, cfg: ClassifierConfig, sc, real: M.TrainingSet, re
             for seed in b.seeds:
                 path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
                                  seed, dataclasses.asdict(cfg), steps,
-                                 (dataclasses.asdict(r.generator), GENERATION) if skelgen else None)
+                                 (r.generator.cache_key(), GENERATION) if skelgen else None)
                 cell = cells.get(path)
                 if cell is None:
                     ts = M.build(method, real, sc.add, seed, generator, removed)
