@@ -5,10 +5,11 @@ A benchmark recipe (recipes/bench-*.toml) has four tables, 1:1 with the dataclas
 [benchmark] data and protocol, [classifier] -> ClassifierConfig, [generator] the pretraining
 recipe (name + overrides) and generation knobs, [quality] the ACTOR/MDM protocol; it is read
 as a pretraining recipe is (recipe.Tables), so unknown keys are errors. Each scenario's generator
-is pretrained on that scenario's training sequences only (``generator.pretrain_on = "split"``
-instead pretrains one generator on the whole training split with its labels withheld: clips
-without labels, as the paper's pretraining uses them) (written, normalized, to an HDF5 file) and cached in ``<cache_dir>/<data fingerprint>-<recipe
-hash>/checkpoint.pt`` (methods.generator_checkpoint), so a rerun does not retrain it. Every
+is pretrained on that scenario's training sequences only, written, normalized, to an HDF5 file
+(``generator.pretrain_on = "split"`` instead pretrains one generator on the whole training split
+with its labels withheld: clips without labels, as the paper's pretraining uses them), and cached
+in ``<cache_dir>/<data fingerprint>-<recipe hash>/checkpoint.pt`` (methods.generator_checkpoint),
+so a rerun does not retrain it. Every
 finished cell (scenario, method, seed, classifier) is cached too, in ``<cache_dir>/cells/``, under
 a hash of everything it depends on (the data, the scenario's sequences, the classifier and, for
 skelgen methods, the generator settings), so an interrupted benchmark resumes where it stopped.
