@@ -79,6 +79,18 @@ def test_flop_formulas_match_torch_flop_counter():
     assert flops.training_step(100, 4) == 1200
 
 
+def test_every_fraction_is_taken_against_the_best_peak_probe():
+    """A slow probe must not inflate the fractions: each is GFLOP/s over the higher of the peaks."""
+    from skelgen.speed.speed import peak_fractions
+    r = {"peaks": {"fp32": 200.0, "bf16": 50.0},
+         "training": {"paper": {"dim": 512, "skelgen_fp32": {"gflops": 150.0}, "reference_bf16": {"gflops": 10.0}}},
+         "generation": {"decoder_gflops": 100.0}}
+    peak_fractions(r)
+    assert r["training"]["paper"]["skelgen_fp32"]["peak_fraction"] == 0.75
+    assert r["training"]["paper"]["reference_bf16"]["peak_fraction"] == 0.2
+    assert (r["generation"]["fp32_peak_fraction"], r["generation"]["bf16_peak_fraction"]) == (0.5, 2.0)
+
+
 def test_speed_quick_reports_every_figure():
     result = CliRunner().invoke(main, ["speed", "--quick", "--json", "--synth-n", "20"])
     assert result.exit_code == 0, result.output
@@ -97,6 +109,7 @@ def test_speed_quick_reports_every_figure():
     e = r["generator_estimate"]
     assert e["steps"] == 2500 and e["minutes"] > 0 and e["precision"] == r["machine"]["auto_precision"]
     assert r["peaks"]["fp32"] > 0 and r["peaks"]["bf16"] > 0
+    assert len(r["peak_probes"]) == 2 and all(r["peaks"][k] == max(p[k] for p in r["peak_probes"]) for k in r["peaks"])
     assert r["generation"]["sequences"] == 8 and r["generation"]["decoder_gflops"] > 0
     assert r["generation"]["calibration_s"] is None and r["config"]["calibrate"] is False  # --quick skips it
     assert {r["conversion"][k]["files"] for k in ("ntu", "nwucla")} == {3, 6}
