@@ -66,10 +66,11 @@ class SpeedConfig:
     demo_per_class: int = 20
     threads: int = os.cpu_count() or 1
     calibrate: bool = True      # generation and synth calibrate their novelty first, as synth does
+    peak_max_n: int = 2048      # the largest matrix the peak probe multiplies
 
     def __post_init__(self):
         for key in ("batch", "frames", "steps", "gen_batch", "gen_batches", "ntu_files", "synth_n", "demo_per_class",
-                    "threads", "gen_model_batch", "gen_model_frames", "gen_model_dim", "gen_model_heads"):
+                    "threads", "gen_model_batch", "gen_model_frames", "gen_model_dim", "gen_model_heads", "peak_max_n"):
             check_range(key, getattr(self, key), 1, fix="give another value")
         if self.nwucla_files is not None:
             check_range("nwucla_files", self.nwucla_files, 1, fix="give another value")
@@ -83,7 +84,7 @@ class SpeedConfig:
         return cls(**{**dict(batch=4, frames=8, dim=32, depth=1, heads=4, steps=1, bf16_step_s=0.5,
                              gen_model_batch=4, gen_model_frames=8, gen_model_dim=16, gen_model_heads=2,
                              gen_batch=8, gen_batches=1, ntu_files=3, nwucla_files=6, synth_n=40,
-                             demo_per_class=4, calibrate=False), **overrides})
+                             demo_per_class=4, calibrate=False, peak_max_n=256), **overrides})
 
     def model_config(self, size: str = "paper"):
         """The model of ``size``: "paper" (D = 512) or "generator" (the benchmark's, D = 128)."""
@@ -113,7 +114,7 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
         seconds[name] = round(time.perf_counter() - t, 1)
 
     try:
-        section("peaks", peaks)
+        section("peaks", peaks, cfg)
         section("conversion", conversion, cfg)
         section("generation", generation, cfg, show_progress)
         section("training", training, cfg, show_progress)
@@ -122,7 +123,7 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
         # probed again after the work, the best of the two: one slow probe (a load spike, a
         # clock still ramping up) would inflate every fraction (159 against 242 GFLOP/s in two
         # runs a minute apart on one idle machine, BENCHMARKS.md 9e)
-        section("peaks_again", peaks)
+        section("peaks_again", peaks, cfg)
     finally:
         torch.set_num_threads(threads)
     out["peak_probes"] = [out["peaks"], out.pop("peaks_again")]
@@ -168,8 +169,8 @@ def matmul_peak(dtype, max_n: int = 2048, min_s: float = 0.05) -> float:
     return _sig(best)
 
 
-def peaks() -> dict:
-    return {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+def peaks(cfg: SpeedConfig) -> dict:
+    return {"fp32": matmul_peak(torch.float32, cfg.peak_max_n), "bf16": matmul_peak(torch.bfloat16, cfg.peak_max_n)}
 
 
 def peak_fractions(r: dict):
