@@ -120,9 +120,9 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
         section("training", training, cfg, show_progress)
         section("data", data_loading, cfg, out["training"]["paper"]["skelgen_fp32"]["step_s"])
         section("synth_memory", synth_memory, cfg, show_progress)
-        # probed again after the work, the best of the two: one slow probe (a load spike, a
-        # clock still ramping up) would inflate every fraction (159 against 242 GFLOP/s in two
-        # runs a minute apart on one idle machine, BENCHMARKS.md 9e)
+        # probed again after the work, the best of the two: one slow probe would inflate every
+        # fraction (159, then 251 and 242 GFLOP/s in three runs within four minutes on one
+        # machine, the training GFLOP/s alike in all three: BENCHMARKS.md 9e)
         section("peaks_again", peaks, cfg)
     finally:
         torch.set_num_threads(threads)
