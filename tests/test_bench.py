@@ -291,7 +291,7 @@ def test_split_pretraining_learns_every_clip_without_labels(demo, splits, tmp_pa
         result = run_benchmark(str(recipe), tmp_path / "out", data=str(demo), show_progress=False)
     gens = [result["scenarios"][s]["generator"] for s in result["scenarios"]]
     assert len(gens) == 2 and gens[0]["checkpoint"] == gens[1]["checkpoint"]
-    assert gens[0]["pretrained_on"] == len(y) and gens[0]["labels"] is False
+    assert gens[0]["pretrained_on"] == len(y) and result["recipe"]["generator"]["pretrain_on"] == "split"
     with SkeletonFile(Path(gens[0]["checkpoint"]).parent / "train.h5") as sf:
         seen = load_split(sf, "train", 32)
     assert sorted(seen[2].tolist()) == sorted(ids.tolist()) and not seen[1].any()  # every clip, no label

@@ -211,8 +211,7 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
             learn = M.pretraining_set(r.generator, train, sc.indices)
             ckpt, cached = M.generator_checkpoint(*learn, meta, r.generator, b.cache_dir, show_progress)
             timing["generators"][sc.name] = time.perf_counter() - t
-            info["generator"] = {"checkpoint": str(ckpt), "cached": cached, "pretrained_on": len(learn[0]),
-                                 "labels": r.generator.pretrain_on == "scenario"}
+            info["generator"] = {"checkpoint": str(ckpt), "cached": cached, "pretrained_on": len(learn[0])}
             critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"], layout=meta["layout"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
