@@ -386,15 +386,19 @@ def plot_log(run, out, overwrite):
 @click.option("--data", type=Input(), default=None,
               help="Dataset file (default: the recipe's; the demo data where it names none).")
 @click.option("--out", type=click.Path(), default=None, help="Results folder (default: runs/<recipe>).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Generators and classifier runs trained at once, one process each (default: the "
+                   "recipe's benchmark.jobs; 0 there means one per core, at most 8).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
-def benchmark(recipe, data, out, as_json):
+def benchmark(recipe, data, out, jobs, as_json):
     """Does synthetic data help a classifier? Every scenario x method x seed, scored on the real
     test split; writes results.json, results.md and plots."""
     from .bench.report import accuracy_markdown
     from .bench.run import load_bench_recipe, run_benchmark
-    recipe = recipe or ("bench-data" if data else "bench-demo")
-    out = Path(out or Path("runs") / load_bench_recipe(recipe).name)
-    result = run_benchmark(recipe, out, data=data)
+    r = load_bench_recipe(recipe or ("bench-data" if data else "bench-demo"),
+                          [f"benchmark.jobs={jobs}"] if jobs else [])
+    out = Path(out or Path("runs") / r.name)
+    result = run_benchmark(r, out, data=data)
     emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")
 
 

@@ -39,7 +39,7 @@ class Progress:
         eta = (self.total - self.done) / rate if rate > 0 else 0
         bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
         extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.metrics.items())
-        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total} {rate:.1f} {self.unit}/s "
+        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total} {_speed(rate, self.unit)} "
                           f"ETA {_clock(eta)} {extra}\033[K")
         self.stream.flush()
 
@@ -57,6 +57,13 @@ class Progress:
                 self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _speed(rate: float, unit: str) -> str:
+    """"12.5 steps/s", or for slow work (a generator, a GCN run) "95.0 s/step" rather than "0.0 steps/s"."""
+    if 0 < rate < 1:
+        return f"{1 / rate:.1f} s/{unit[:-1] if unit.endswith('s') else unit}"
+    return f"{rate:.1f} {unit}/s"
 
 
 def _clock(seconds: float) -> str:

@@ -28,6 +28,7 @@ TINY = """
 name = "tiny"
 [benchmark]
 cache_dir = "{cache}"
+jobs = 1
 seeds = [0]
 scenarios = ["full", "lt10", "lt100", "low10", "fewshot5"]
 classifiers = ["conv", "gcn"]
@@ -387,7 +388,7 @@ def test_finished_cells_are_not_redone(bench, demo, monkeypatch):
     root, recipe, result = bench
     monkeypatch.chdir(root)
     import skelgen.bench.run as R
-    monkeypatch.setattr(R, "train_classifier", lambda *a, **k: pytest.fail("a finished cell was redone"))
+    monkeypatch.setattr(R, "train_and_score", lambda *a, **k: pytest.fail("a finished cell was redone"))
     no_quality = root / "no-quality.toml"  # the quality protocol is not cached, and not what this tests
     no_quality.write_text(recipe.read_text().replace("samples = 40", "samples = 0"))
     again = run_benchmark(str(no_quality), root / "again", data=str(demo), show_progress=False)
@@ -397,9 +398,38 @@ def test_finished_cells_are_not_redone(bench, demo, monkeypatch):
                 assert r["balanced"] == result["results"][kind][sc][m]["balanced"]
 
 
-@pytest.mark.parametrize("args, expected", [([], "bench-demo"), (["--data", "{data}"], "bench-data"),
-                                            (["--data", "{data}", "--recipe", "bench-demo"], "bench-demo")])
-def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypatch, args, expected):
+def test_parallel_jobs_give_the_same_numbers(bench, demo, tmp_path, monkeypatch):
+    """benchmark.jobs = 2 trains the generators and the classifiers in two spawned processes; every
+    number equals the one process run's (nothing taken from its cache)."""
+    import shutil
+    root, recipe, result = bench
+    monkeypatch.chdir(root)
+    cache = tmp_path / "cache"
+    shutil.copytree(root / "cache", cache, ignore=shutil.ignore_patterns("cells", "checkpoint.pt"))
+    two = tmp_path / "two.toml"
+    two.write_text(recipe.read_text().replace(str(root / "cache"), str(cache)).replace("samples = 40", "samples = 0")
+                   .replace('"full", "lt10", "lt100", "low10", "fewshot5"', '"lt10", "low10"')
+                   .replace("jobs = 1", "jobs = 2"))
+    again = run_benchmark(str(two), tmp_path / "out", data=str(demo), show_progress=False)
+    assert len(list((cache / "cells").iterdir())) == 2 * 2 * (len(M.METHODS))  # every cell done anew
+    assert not any(info["generator"]["cached"] for info in again["scenarios"].values())
+    for kind in KINDS:
+        for sc in ("lt10", "low10"):
+            for m, r in again["results"][kind][sc].items():
+                assert r["per_class"] == result["results"][kind][sc][m]["per_class"], (kind, sc, m)
+
+
+def test_a_dead_worker_is_one_clear_error():
+    import os
+    from skelgen.bench.workers import Workers
+    with pytest.raises(SkelgenError, match="a benchmark worker process died"), Workers(2, 1) as workers:
+        workers.submit(os._exit, 3).result()  # as the kernel's out-of-memory killer would end it
+
+
+@pytest.mark.parametrize("args, expected, jobs", [([], "bench-demo", 0), (["--data", "{data}"], "bench-data", 0),
+                                                  (["--data", "{data}", "--recipe", "bench-demo", "--jobs", "2"],
+                                                   "bench-demo", 2)])
+def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypatch, args, expected, jobs):
     from click.testing import CliRunner
 
     from skelgen import cli
@@ -411,4 +441,4 @@ def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypa
     args = [a.format(data=demo) for a in args]
     result = CliRunner().invoke(cli.main, ["benchmark", *args, "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
-    assert seen["recipe"] == expected
+    assert seen["recipe"].name == expected and seen["recipe"].benchmark.jobs == jobs

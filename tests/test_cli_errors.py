@@ -29,6 +29,7 @@ from skelgen.train import pretrain
 TINY_BENCH = """
 name = "bench-tiny"
 [benchmark]
+jobs = 1
 frames = 16
 scenarios = ["full"]
 methods = ["none"]

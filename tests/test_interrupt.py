@@ -125,3 +125,22 @@ def test_interrupted_pretrain_saves_and_resumes(inputs, sig):
     assert 2 <= epoch < EPOCHS and f"saved epoch {epoch} to run/checkpoint.pt" in stderr()
     assert [row["epoch"] for row in read_log("run")] == list(range(1, epoch + 1))
     resume(args, data)
+
+
+def test_interrupted_parallel_benchmark_stops_its_workers(inputs):
+    """Ctrl-C during `benchmark --jobs 2`: one line, no results folder, and no worker left running."""
+    data, _ = inputs
+    Path("b.toml").write_text('name = "b"\n[benchmark]\ncache_dir = "cache"\nscenarios = ["full"]\nseeds = [0, 1, 2, 3]\n'
+                              'methods = ["none", "oversample", "classic"]\nframes = 16\n'
+                              '[classifier]\nwidth = 8\nepochs = 2000\nbatch_size = 8\n[quality]\nsamples = 0\n')
+    proc = start("benchmark", "--recipe", "b.toml", "--data", data, "--jobs", 2, "--out", "out")
+    def children():
+        return subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    wait_for(lambda: "full conv [" in stderr() and len(children()) >= 2, proc)  # the workers run
+    workers = children()
+    interrupt(proc, signal.SIGINT)
+    assert "Traceback" not in stderr() and not Path("out").exists()
+    end = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers):
+        assert time.monotonic() < end, "a worker outlived the interrupted benchmark"
+        time.sleep(0.1)

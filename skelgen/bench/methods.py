@@ -167,16 +167,21 @@ def pretraining_set(g, train, indices: np.ndarray):
     return tuple(a[indices] for a in train)
 
 
+def generator_folder(x, y, ids, meta: dict, g, cache_dir) -> Path:
+    """``<cache_dir>/<fingerprint of the data>-<hash of the recipe>``: where the generator
+    pretrained on x, y, ids with the settings ``g`` is cached (``generator_checkpoint``)."""
+    key = _digest(x.tobytes(), y.astype(np.int64).tobytes(), list(map(str, ids)),
+                  meta["layout"].to_dict(), meta["codes"])
+    return Path(cache_dir) / f"{key}-{recipe_digest(generator_recipe(g, x.shape[1], len(x)))}"
+
+
 def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True):
     """(checkpoint pretrained on exactly x (n, T, M, V, C), y, ids; whether it came from the cache).
 
-    The cache folder is ``<cache_dir>/<fingerprint of the data>-<hash of the recipe>``; the data,
-    normalized, goes to train.h5 there, and an interrupted pretraining resumes.
+    The cache folder is ``generator_folder``'s; the data, normalized, goes to train.h5 there, and
+    an interrupted pretraining resumes.
     meta: the data's ``layout`` (Layout), class ``codes`` and ``names``."""
-    recipe = generator_recipe(g, x.shape[1], len(x))
-    key = _digest(x.tobytes(), y.astype(np.int64).tobytes(), list(map(str, ids)),
-                  meta["layout"].to_dict(), meta["codes"])
-    folder = Path(cache_dir) / f"{key}-{recipe_digest(recipe)}"
+    recipe, folder = generator_recipe(g, x.shape[1], len(x)), generator_folder(x, y, ids, meta, g, cache_dir)
     ckpt = folder / "checkpoint.pt"
     if ckpt.is_file() and load_checkpoint(ckpt).epoch == recipe.train.epochs:
         return ckpt, True

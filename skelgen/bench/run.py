@@ -22,6 +22,7 @@ oracle draws only on sequences the scenario removed. The test split is only ever
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import sys
@@ -41,10 +42,11 @@ from ..progress import Progress
 from ..runtime import torch_threads
 from ..recipe import Tables
 from . import methods as M
-from .classifier import TRAINING, ClassifierConfig, check_kind, predict, score, train_classifier
+from .classifier import TRAINING, ClassifierConfig, check_kind, train_classifier
 from .quality import rate, train_evaluator
 from .report import write_report
 from .scenarios import make_scenario, validation_split
+from .workers import Workers, train_and_score, train_generator
 
 
 @dataclass
@@ -63,9 +65,11 @@ class BenchmarkConfig:
     demo_per_class: int = 60      # the demo data's sequences per class (when data is empty)
     threads: int = 1              # torch CPU threads during the run (0: leave as is); on a busy
                                   # 2-core machine one thread was 3-40x faster than two
+    jobs: int = 0                 # generators and classifier runs trained at once, each in its own
+                                  # process with `threads` threads (workers.py); 0: one per core, at most 8
 
     def __post_init__(self):
-        for key, low in (("frames", 1), ("subset_seed", 0), ("demo_per_class", 4), ("threads", 0)):
+        for key, low in (("frames", 1), ("subset_seed", 0), ("demo_per_class", 4), ("threads", 0), ("jobs", 0)):
             check_range(f"benchmark.{key}", getattr(self, key), low, fix="fix it in the benchmark recipe")
         if not self.add_fraction > 0:
             raise SkelgenError(f"benchmark.add_fraction must be a number > 0, not {self.add_fraction!r}; "
@@ -168,11 +172,11 @@ def run_benchmark(recipe: str | BenchRecipe = "bench-demo", out_dir="runs/benchm
     ``out_dir`` and returns results.json's dict. ``data`` overrides the recipe's dataset file."""
     r = recipe if isinstance(recipe, BenchRecipe) else load_bench_recipe(recipe)
     check_folder(out_dir)  # before hours of work, not after
-    with torch_threads(r.benchmark.threads):
-        return _run(r, Path(out_dir), data, show_progress)
+    with torch_threads(r.benchmark.threads), Workers(r.benchmark.jobs, r.benchmark.threads) as workers:
+        return _run(r, Path(out_dir), data, workers, show_progress)
 
 
-def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
+def _run(r: BenchRecipe, out_dir: Path, data, workers: Workers, show_progress: bool) -> dict:
     t0 = time.perf_counter()
     b, q = r.benchmark, r.quality
     data = Path(data or b.data or demo_data(b))
@@ -200,18 +204,18 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
     ids = {"test": sorted(test_ids), "scenarios": {}}
     timing = {"generators": {}, "classifiers": {kind: 0.0 for kind in kinds}, "quality": 0.0}
     cells = CellCache(Path(b.cache_dir) / "cells", train, test)
+    needs_generator = q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods)
+    trained = _generators(r, train, scenarios, meta, workers, show_progress) if needs_generator else {}
     for sc in scenarios:
         x, y, sc_ids = (a[sc.indices] for a in train)
         generator, info = None, sc.to_dict()
         largest = int(sc.counts.sum() + (sc.add.sum() if set(b.methods) - {"none"} else 0))
         info["classifier_steps"] = max(r.classifier.min_steps,  # the same for every method of a scenario
                                        r.classifier.epochs * max(largest // min(r.classifier.batch_size, largest), 1))
-        if q.samples > 0 or any(M.parse_method(m)[0] == "skelgen" for m in b.methods):
-            t = time.perf_counter()
-            learn = M.pretraining_set(r.generator, train, sc.indices)
-            ckpt, cached = M.generator_checkpoint(*learn, meta, r.generator, b.cache_dir, show_progress)
-            timing["generators"][sc.name] = time.perf_counter() - t
-            info["generator"] = {"checkpoint": str(ckpt), "cached": cached, "pretrained_on": len(learn[0])}
+        if needs_generator:
+            ckpt, cached, seconds, learned = trained[sc.name]
+            timing["generators"][sc.name] = seconds
+            info["generator"] = {"checkpoint": str(ckpt), "cached": cached, "pretrained_on": learned}
             critic = (train_classifier(x, y, k, r.classifier, 0, info["classifier_steps"], layout=meta["layout"])
                       if r.generator.candidates > 1 else None)
             generator = M.Generator(ckpt, x, y, sc_ids, r.generator.noise_scale, r.generator.temperature,
@@ -223,21 +227,47 @@ def _run(r: BenchRecipe, out_dir: Path, data, show_progress: bool) -> dict:
         out = np.setdiff1d(np.arange(len(train[1])), sc.indices)
         removed = M.real_set(*(a[out] for a in train))
         result["scenarios"][sc.name] = info
+        runs, seen = _classify(r, kinds, sc, real, removed, val, generator, test, test_ids,
+                               info["classifier_steps"], meta["layout"], cells, workers, show_progress)
         for kind in kinds:
-            t = time.perf_counter()
-            cfg = dataclasses.replace(r.classifier, kind=kind)
-            result["results"][kind][sc.name], seen = _classify(
-                r, cfg, sc, real, removed, val, generator, test, test_ids, info["classifier_steps"], meta["layout"],
-                cells, show_progress)
-            timing["classifiers"][kind] += time.perf_counter() - t
+            result["results"][kind][sc.name] = runs[kind]
+            timing["classifiers"][kind] += sum(m["seconds"] for m in runs[kind].values())
         ids["scenarios"][sc.name] = {"train": sorted(sc_ids.tolist()), "seen": seen}
         if q.samples:
             t = time.perf_counter()
             result["quality"][sc.name] = rate(generator, evaluator, test[0], test[1], k, q.samples, tuple(q.seeds),
                                               tuple(q.strategies), show_progress)
             timing["quality"] += time.perf_counter() - t
-    result["timing"] = {**timing, "wall": time.perf_counter() - t0}
+    result["timing"] = {**timing, "wall": time.perf_counter() - t0, "jobs": workers.jobs}
     return write_report(result, ids, out_dir)
+
+
+def _generators(r: BenchRecipe, train, scenarios, meta: dict, workers: Workers, show_progress: bool) -> dict:
+    """{scenario: (checkpoint, cached, seconds, sequences it learned from)}: each scenario's
+    generator, trained (or found in the cache) before any classifier, side by side where
+    ``workers`` has several jobs; scenarios that share one (``pretrain_on = "split"``) train it once."""
+    alone = workers.jobs == 1  # one job: each pretraining shows its own progress bar
+    handles, learned = {}, {}
+    for sc in scenarios:
+        x, y, ids = M.pretraining_set(r.generator, train, sc.indices)
+        folder = M.generator_folder(x, y, ids, meta, r.generator, r.benchmark.cache_dir)
+        if folder not in handles:
+            handles[folder] = workers.submit(train_generator, x, y, ids, meta, r.generator, r.benchmark.cache_dir,
+                                             show_progress and alone)
+        learned[sc.name] = (folder, len(y))
+    done = {}
+    with Progress(len(handles), f"generators ({workers.jobs} at a time)", "runs",
+                  enabled=show_progress and not alone) as bar:
+        bar.update(0)
+        for folder, handle in handles.items():
+            done[folder] = handle.result()
+            bar.update(1)
+    result, counted = {}, set()
+    for name, (folder, n) in learned.items():
+        ckpt, cached, seconds = done[folder]
+        result[name] = (ckpt, cached, 0.0 if folder in counted else seconds, n)  # a shared one's time counts once
+        counted.add(folder)
+    return result
 
 
 class CellCache:
@@ -264,37 +294,57 @@ class CellCache:
             tmp.write_text(json.dumps(cell))
 
 
-def _classify(r: BenchRecipe, cfg: ClassifierConfig, sc, real: M.TrainingSet, removed: M.TrainingSet, val,
-              generator, test, test_ids: set, steps: int, layout, cells: CellCache, show_progress: bool):
-    """Every method x seed of one scenario with one classifier: ({method: runs}, {method: real ids
-    it used}). ``real``: the scenario's sequences bar the validation set ``val`` (x, y) or None;
-    ``removed``: the training sequences the scenario left out (for the oracle)."""
+def _classify(r: BenchRecipe, kinds: list[str], sc, real: M.TrainingSet, removed: M.TrainingSet, val,
+              generator, test, test_ids: set, steps: int, layout, cells: CellCache, workers: Workers,
+              show_progress: bool):
+    """Every method x seed x classifier kind of one scenario: ({kind: {method: runs}}, {method: real
+    ids it used}). ``real``: the scenario's sequences bar the validation set ``val`` (x, y) or None;
+    ``removed``: the training sequences the scenario left out (for the oracle). Each training set
+    is built once and serves every kind; the runs not cached go to ``workers``, at most two a
+    worker waiting (each holds its training set)."""
     b, k = r.benchmark, len(sc.counts)
     methods = [m for m in b.methods if not (m == M.CEILING and len(removed.y) == 0)]  # full: no ceiling
     counts = np.bincount(real.y, minlength=k)
-    runs, seen = {}, {}
-    with Progress(len(methods) * len(b.seeds), f"{sc.name} {cfg.kind}", "runs", enabled=show_progress) as bar:
+    runs, seen = {kind: {} for kind in kinds}, {}
+    waiting = collections.deque()  # (kind, method, cache path, cell so far, worker handle or None)
+
+    def finish(kind, method, path, cell, handle):
+        if handle is not None:
+            cell = {**cell, **handle.result()}
+            cells.put(path, cell)
+        entry = runs[kind].setdefault(method, {"runs": [], "train_size": int(sum(cell["train_counts"])),
+                                               "seconds": 0.0, "train_counts": cell["train_counts"]})
+        entry["runs"].append({**cell["score"], "steps": cell["steps"]})
+        entry["seconds"] += cell["seconds"] if handle is not None else 0.0  # this run's work only
+        seen[method] = cell["seen"]
+        bar.update(1, method=method)
+
+    window = 2 * workers.jobs if workers.jobs > 1 else 0
+    with Progress(len(methods) * len(b.seeds) * len(kinds), f"{sc.name} {'+'.join(kinds)}", "runs",
+                  enabled=show_progress) as bar:
+        bar.update(0)  # shown now: a GCN run takes minutes
         for method in methods:
-            rows, t = [], time.perf_counter()
             skelgen = M.parse_method(method)[0] == "skelgen"
             expected = counts + {"none": 0, M.CEILING: np.minimum(sc.add, np.bincount(removed.y, minlength=k))
                                  }.get(method, sc.add)
             for seed in b.seeds:
-                path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
-                                 seed, dataclasses.asdict(cfg), steps,
-                                 (r.generator.cache_key(), GENERATION) if skelgen else None)
-                cell = cells.get(path)
-                if cell is None:
-                    ts = M.build(method, real, sc.add, seed, generator, removed)
-                    ts.check(expected, test_ids, f"{sc.name}/{method}")
-                    model = train_classifier(ts.x, ts.y, k, cfg, seed, steps, layout=layout, val=val)
-                    cell = {"score": score(test[1], predict(model, test[0]), sc.counts),
-                            "steps": model.steps_trained, "train_counts": np.bincount(ts.y, minlength=k).tolist(),
-                            "seen": sorted(ts.seen)}
-                    cells.put(path, cell)
-                rows.append({**cell["score"], "steps": cell["steps"]})
-                bar.update(1, method=method)
-            runs[method] = {"runs": rows, "train_size": int(sum(cell["train_counts"])),
-                            "seconds": time.perf_counter() - t, "train_counts": cell["train_counts"]}
-            seen[method] = cell["seen"]
+                ts = None
+                for kind in kinds:
+                    cfg = dataclasses.replace(r.classifier, kind=kind)
+                    path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
+                                     seed, dataclasses.asdict(cfg), steps,
+                                     (r.generator.cache_key(), GENERATION) if skelgen else None)
+                    cell, handle = cells.get(path), None
+                    if cell is None:
+                        if ts is None:
+                            ts = M.build(method, real, sc.add, seed, generator, removed)
+                            ts.check(expected, test_ids, f"{sc.name}/{method}")
+                        handle = workers.submit(train_and_score, ts.x, ts.y, k, cfg, seed, steps, layout, val,
+                                                test, sc.counts)
+                        cell = {"train_counts": np.bincount(ts.y, minlength=k).tolist(), "seen": sorted(ts.seen)}
+                    waiting.append((kind, method, path, cell, handle))
+                    while len(waiting) > window:
+                        finish(*waiting.popleft())
+        while waiting:
+            finish(*waiting.popleft())
     return runs, seen
