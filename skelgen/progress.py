@@ -36,11 +36,11 @@ class Progress:
     def _draw(self, now):
         frac = min(self.done / self.total, 1.0)
         rate = self.done / max(now - self.start, 1e-9)
-        eta = (self.total - self.done) / rate if rate > 0 else 0
         bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
         extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.metrics.items())
-        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total} {_speed(rate, self.unit)} "
-                          f"ETA {_clock(eta)} {extra}\033[K")
+        pace = (f"{_speed(rate, self.unit)} ETA {_clock((self.total - self.done) / rate)}" if rate > 0
+                else f"{_clock(now - self.start)} so far")  # nothing done yet: no rate, but a live clock
+        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total} {pace} {extra}\033[K")
         self.stream.flush()
 
     def __enter__(self):
@@ -60,8 +60,8 @@ class Progress:
 
 
 def _speed(rate: float, unit: str) -> str:
-    """"12.5 steps/s", or for slow work (a generator, a GCN run) "95.0 s/step" rather than "0.0 steps/s"."""
-    if 0 < rate < 1:
+    """"12.5 steps/s", or for slow work (a generator, a GCN run) "95.0 s/run" rather than "0.0 runs/s"."""
+    if rate < 1:
         return f"{1 / rate:.1f} s/{unit[:-1] if unit.endswith('s') else unit}"
     return f"{rate:.1f} {unit}/s"
 

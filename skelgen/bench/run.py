@@ -260,6 +260,8 @@ def _generators(r: BenchRecipe, train, scenarios, meta: dict, workers: Workers, 
                   enabled=show_progress and not alone) as bar:
         bar.update(0)
         for folder, handle in handles.items():
+            while not handle.wait(1.0):
+                bar.update(0)  # the bar's clock shows the work is alive
             done[folder] = handle.result()
             bar.update(1)
     result, counted = {}, set()
@@ -310,6 +312,8 @@ def _classify(r: BenchRecipe, kinds: list[str], sc, real: M.TrainingSet, removed
 
     def finish(kind, method, path, cell, handle):
         if handle is not None:
+            while not handle.wait(1.0):
+                bar.update(0)  # a GCN run takes minutes: keep the clock moving
             cell = {**cell, **handle.result()}
             cells.put(path, cell)
         entry = runs[kind].setdefault(method, {"runs": [], "train_size": int(sum(cell["train_counts"])),

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import time
+import concurrent.futures
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -73,6 +74,9 @@ class _Deferred:
     def __init__(self, fn, args):
         self.fn, self.args = fn, args
 
+    def wait(self, seconds: float) -> bool:
+        return True  # ready: ``result`` does the work
+
     def result(self):
         return self.fn(*self.args)
 
@@ -82,6 +86,11 @@ class _Remote:
 
     def __init__(self, future):
         self.future = future
+
+    def wait(self, seconds: float) -> bool:
+        """Whether the result is ready, after waiting for it at most ``seconds``."""
+        concurrent.futures.wait([self.future], timeout=seconds)
+        return self.future.done()
 
     def result(self):
         try:

@@ -1,7 +1,8 @@
 """`skelgen speed`: how fast skelgen trains, generates and imports on this machine, measured in
 one process against a plain reference and this machine's own matrix-product peak.
 
-Figures (``run_speed`` returns them as one dict; ``report`` formats them):
+Figures (``run_speed`` returns them as one dict; report.py holds them to the targets and
+formats them):
   peaks         fp32 and bf16 square matrix products, GFLOP/s: the best of a probe before
                 the work and one after it (``peak_probes``), against which every fraction is taken
   training      samples/s of skelgen's pretraining step (``train.train_step`` with augmentation
@@ -37,12 +38,12 @@ import numpy as np
 import torch
 
 from . import flops
+from .report import significant, targets
 from ..errors import SkelgenError, check_range
 from ..progress import Progress
 
 NWUCLA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
 GENERATOR_STEPS = 2500  # one benchmark generator's training (recipes/bench-*.toml: min_steps)
-TARGETS = {"train_speedup": 2.5, "generation_peak_fraction": 0.5, "data_fraction": 0.10, "synth_peak_gb": 1.5}
 
 
 @dataclass
@@ -166,7 +167,7 @@ def matmul_peak(dtype, max_n: int = 2048, min_s: float = 0.05) -> float:
                 break
             n *= 2
         best = max(best, 2 * n ** 3 / min(_timed(lambda: a @ b) for _ in range(3)) / 1e9)
-    return _sig(best)
+    return significant(best)
 
 
 def peaks(cfg: SpeedConfig) -> dict:
@@ -180,15 +181,10 @@ def peak_fractions(r: dict):
     for t in r["training"].values():
         for key, row in t.items():
             if isinstance(row, dict):
-                row["peak_fraction"] = _sig(row["gflops"] / p[key.rsplit("_", 1)[1]])
+                row["peak_fraction"] = significant(row["gflops"] / p[key.rsplit("_", 1)[1]])
     g = r["generation"]
     for k in ("fp32", "bf16"):
-        g[f"{k}_peak_fraction"] = _sig(g["decoder_gflops"] / p[k])
-
-
-def _sig(x: float) -> float:
-    """x to 4 significant digits, for the JSON."""
-    return float(f"{x:.4g}")
+        g[f"{k}_peak_fraction"] = significant(g["decoder_gflops"] / p[k])
 
 
 def _timed(fn) -> float:
@@ -227,9 +223,9 @@ class _Trainer:
 
     def figures(self) -> dict:
         step_s, step_flops = statistics.median(self.times), self.flops * self.batch
-        return {"batch": self.batch, "step_s": _sig(step_s), "samples_per_s": _sig(self.batch / step_s),
-                "gflop_per_step": _sig(step_flops / 1e9), "gflops": _sig(step_flops / step_s / 1e9),
-                "loss": _sig(self.losses[-1])}
+        return {"batch": self.batch, "step_s": significant(step_s), "samples_per_s": significant(self.batch / step_s),
+                "gflop_per_step": significant(step_flops / 1e9), "gflops": significant(step_flops / step_s / 1e9),
+                "loss": significant(self.losses[-1])}
 
 
 def _pair(cfg: SpeedConfig, size: str, bf16: bool) -> dict[str, _Trainer]:
@@ -291,7 +287,7 @@ def generator_estimate(r: dict) -> dict:
     precision = r["machine"]["auto_precision"]
     row = r["training"]["generator"][f"skelgen_{precision}"]
     return {"steps": GENERATOR_STEPS, "batch": row["batch"], "precision": precision,
-            "minutes": _sig(GENERATOR_STEPS * row["step_s"] / 60)}
+            "minutes": significant(GENERATOR_STEPS * row["step_s"] / 60)}
 
 
 def bf16_loss_difference(trainer: _Trainer) -> float:
@@ -300,7 +296,7 @@ def bf16_loss_difference(trainer: _Trainer) -> float:
     for bf16 in (False, True):
         with torch.no_grad():
             losses.append(trainer.loss_fn(trainer.data[: trainer.batch], torch.Generator().manual_seed(1), bf16).item())
-    return _sig(abs(losses[1] - losses[0]) / max(abs(losses[0]), 1e-12))
+    return significant(abs(losses[1] - losses[0]) / max(abs(losses[0]), 1e-12))
 
 
 def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
@@ -315,7 +311,7 @@ def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
         times.append(_timed(lambda: train_step(no_model, data[torch.randperm(len(data), generator=gen)[: cfg.batch]],
                                                gen, aug, False, torch.device("cpu"))))
     per_batch = statistics.median(times[1:])
-    return {"batch": cfg.batch, "seconds_per_batch": _sig(per_batch), "fraction_of_step": _sig(per_batch / step_s)}
+    return {"batch": cfg.batch, "seconds_per_batch": significant(per_batch), "fraction_of_step": significant(per_batch / step_s)}
 
 
 # -- generation -------------------------------------------------------------------------------
@@ -366,8 +362,8 @@ def generation(cfg: SpeedConfig, show_progress: bool = True) -> dict:
             bar.update(len(xs))
     total = time.perf_counter() - t
     gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
-    return {"sequences": done, "batch": cfg.gen_batch, "sequences_per_s": _sig(done / total),
-            "decoder_time_fraction": _sig(model.seconds / total), "decoder_gflops": _sig(gflops),
+    return {"sequences": done, "batch": cfg.gen_batch, "sequences_per_s": significant(done / total),
+            "decoder_time_fraction": significant(model.seconds / total), "decoder_gflops": significant(gflops),
             "calibration_s": None if calibration_s is None else round(calibration_s, 2)}
 
 
@@ -450,71 +446,3 @@ def _peak_rss(args: list[str], cwd, show_progress: bool) -> tuple[int, int, str]
         raise SkelgenError(f"could not read the peak memory of `skelgen {' '.join(args[:1])}` "
                            f"(exit {proc.returncode}; /proc/self/status is Linux-only)")
     return proc.returncode, int(lines[-1].split()[1]), proc.stderr or ""
-
-
-# -- targets and report -----------------------------------------------------------------------
-def targets(r: dict) -> dict:
-    """The issue's targets, each {measured, target, pass}. Training compares skelgen at the
-    precision pretraining picks on this machine with the plain fp32 reference. Generation is held
-    to the faster of the two measured peaks: the issue names bf16, assuming native bf16 products;
-    where bf16 is emulated its peak is far below fp32's and the bf16 ratio alone would mean nothing."""
-    t = r["training"]["paper"]
-    ours = t[f"skelgen_{r['machine']['auto_precision']}"]
-    g = r["generation"]
-    measured = {"train_speedup": ours["samples_per_s"] / t["reference_fp32"]["samples_per_s"],
-                "generation_peak_fraction": min(g["fp32_peak_fraction"], g["bf16_peak_fraction"]),
-                "data_fraction": r["data"]["fraction_of_step"],
-                "synth_peak_gb": r["synth_memory"]["peak_rss_gb"]}
-    at_most = {"data_fraction", "synth_peak_gb"}
-    return {k: {"measured": _sig(v), "target": TARGETS[k],
-                "pass": v <= TARGETS[k] if k in at_most else v >= TARGETS[k]} for k, v in measured.items()}
-
-
-def report(r: dict) -> str:
-    """The figures as a readable table."""
-    m, p, g = r["machine"], r["peaks"], r["generation"]
-    lines = [f"skelgen speed: {m['cpu_model']}, {m['cpus']} CPUs, {m['threads']} torch threads, "
-             f"{m['cpu_capability']}, OpenMP waits {m['omp_wait_policy']}, torch {m['torch']}, "
-             f"load {m['load_avg_1m']} at start",
-             f"matrix-product peak: fp32 {p['fp32']:.1f} GFLOP/s, bf16 {p['bf16']:.1f} GFLOP/s (the better of a "
-             f"probe before the work, {r['peak_probes'][0]['fp32']:.1f} / {r['peak_probes'][0]['bf16']:.1f}, and "
-             f"one after); train.precision=auto picks {m['auto_precision']} here"]
-    for size, t in r["training"].items():
-        lines += [f"training, {size} size (T={t['frames']}, V=25, D={t['dim']}, {t['depth']}+{t['depth']} blocks, "
-                  f"AdamW):",
-                  f"  {'':<20}{'batch':>6}{'samples/s':>11}{'step s':>9}{'GFLOP/s':>9}{'of peak':>9}"]
-        for key, row in t.items():
-            if isinstance(row, dict):
-                lines.append(f"  {key.replace('_', ' '):<20}{row['batch']:>6}{row['samples_per_s']:>11.2f}"
-                             f"{row['step_s']:>9.2f}{row['gflops']:>9.1f}{row['peak_fraction']:>9.1%}")
-        lines.append(f"  bf16 loss vs fp32 (same weights, batch, augmentation): relative difference "
-                     f"{t['bf16_loss_rel_diff']:.2e}")
-    e = r["generator_estimate"]
-    lines.append(f"one benchmark generator ({e['steps']} steps at batch {e['batch']}, generator size, "
-                 f"{e['precision']}): about {e['minutes']:.1f} minutes")
-    lines += [f"data loading + augmentation: {r['data']['seconds_per_batch'] * 1e3:.0f} ms a batch, "
-              f"{r['data']['fraction_of_step']:.1%} of skelgen's fp32 step",
-              f"generation (synth's decoding path, batch {g['batch']}): {g['sequences_per_s']:.1f} seq/s; "
-              f"decoder {g['decoder_gflops']:.1f} GFLOP/s = {g['fp32_peak_fraction']:.1%} of the fp32 peak, "
-              f"{g['bf16_peak_fraction']:.0%} of the bf16 peak ({g['decoder_time_fraction']:.0%} of the time)"
-              + ("" if g["calibration_s"] is None else
-                 f"; before it, calibrating the novelty (and a warm-up): {g['calibration_s']:.1f} s")]
-    for name, label in (("ntu", "NTU"), ("nwucla", "NW-UCLA")):
-        v = r["conversion"][name]
-        lines.append(f"conversion {label}: {v['files']} {v['source']} files in {v['seconds']:.2f} s, "
-                     f"{v['files_per_s']:.1f} files/s")
-    s = r["synth_memory"]
-    lines.append(f"skelgen synth --n {s['n']}: peak memory {s['peak_rss_gb']:.2f} GB, {s['seconds']:.0f} s "
-                 f"({s['sequences_per_s']:.0f} seq/s), {s['file_gb']:.2f} GB written")
-    labels = {"train_speedup": ("training step vs plain fp32 reference", ">=", "{:.2f}x"),
-              "generation_peak_fraction": ("generation: decoder FLOP/s of the faster peak", ">=", "{:.1%}"),
-              "data_fraction": ("data loading + augmentation of a step", "<=", "{:.1%}"),
-              "synth_peak_gb": (f"synth --n {s['n']} peak memory, GB", "<=", "{:.2f}")}
-    lines.append("targets:")
-    for key, v in r["targets"].items():
-        label, op, fmt = labels[key]
-        lines.append(f"  {label:<48} {op} {fmt.format(v['target']):>7}   measured {fmt.format(v['measured']):>7}"
-                     f"   {'pass' if v['pass'] else 'MISS'}")
-    parts = ", ".join(f"{k} {v:.0f} s" for k, v in r["section_s"].items())
-    lines.append(f"wall time {r['wall_s']:.0f} s ({parts})")
-    return "\n".join(lines)
