@@ -169,7 +169,9 @@ def demo_data(b: BenchmarkConfig) -> Path:
 def run_benchmark(recipe: str | BenchRecipe = "bench-demo", out_dir="runs/benchmark", data=None,
                   show_progress: bool = True) -> dict:
     """Run a benchmark recipe (a name, a path or a loaded BenchRecipe); writes the results folder
-    ``out_dir`` and returns results.json's dict. ``data`` overrides the recipe's dataset file."""
+    ``out_dir`` and returns results.json's dict. ``data`` overrides the recipe's dataset file.
+    With ``benchmark.jobs`` other than 1 the work runs in spawned processes, which import the
+    calling script: call this under ``if __name__ == "__main__":``, as with any multiprocessing."""
     r = recipe if isinstance(recipe, BenchRecipe) else load_bench_recipe(recipe)
     check_folder(out_dir)  # before hours of work, not after
     with torch_threads(r.benchmark.threads), Workers(r.benchmark.jobs, r.benchmark.threads) as workers:

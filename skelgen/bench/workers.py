@@ -96,8 +96,9 @@ class _Remote:
         try:
             return self.future.result()
         except BrokenProcessPool:
-            raise SkelgenError("a benchmark worker process died (out of memory?); run again with fewer "
-                               "--jobs: finished runs are cached") from None
+            raise SkelgenError("a benchmark worker process died: out of memory, or a script that runs the "
+                               "benchmark outside `if __name__ == \"__main__\":` (each worker imports the main "
+                               "module); run again with fewer --jobs (finished runs are cached)") from None
 
 
 class Workers:
