@@ -438,7 +438,8 @@ def bar_chart(table: dict, out_png, ylabel: str, title: str = "", colors=None, z
     methods = list(dict.fromkeys(m for g in groups for m in table[g]))
     if not methods:
         raise SkelgenError("bar_chart needs at least one scenario with one method")
-    fig = _figure(max(5.0, 1.0 + 0.35 * len(groups) * len(methods)), 3.6)
+    bars = len(groups) * len(methods)  # many bars: capped width, more height, so a page shows them
+    fig = _figure(min(max(5.0, 1.0 + 0.3 * bars), 13.0), 3.6 if bars <= 30 else 5.0)
     ax = fig.add_subplot()
     _grouped_bars(ax, groups, methods, lambda g, m: table[groups[g]].get(m), title, ylabel, colors)
     if zero_line:
