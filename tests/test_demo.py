@@ -37,8 +37,7 @@ def test_shapes_lengths_and_classes(demo):
 
 
 def test_camera_space_in_metres(demo):
-    x, length = demo["x"], demo["length"]
-    first = x[:, 0, 0]  # (N, V, 3), frame 0 of every sample
+    first = demo["x"][:, 0, 0]  # (N, V, 3), frame 0 of every sample
     assert 2.0 < np.median(first[..., 2]) < 4.0  # a few metres in front of the sensor
     feet = [NTU25.index("foot_left"), NTU25.index("foot_right")]
     height = first[:, NTU25.index("head"), 1] - first[:, feet, 1].min(1)

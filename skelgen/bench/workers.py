@@ -13,11 +13,11 @@ process made it: the same seeds give the same numbers with any ``jobs``.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import os
 import signal
 import time
-import concurrent.futures
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import SkelgenError
 from .classifier import ClassifierConfig, predict, score, train_classifier
+from .methods import generator_checkpoint
 
 
 def train_and_score(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ClassifierConfig, seed: int, steps: int,
@@ -41,7 +42,6 @@ def train_and_score(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classif
 def train_generator(x: np.ndarray, y: np.ndarray, ids: np.ndarray, meta: dict, g, cache_dir: str,
                     show_progress: bool) -> tuple:
     """(checkpoint, whether it was cached, seconds): ``methods.generator_checkpoint``, timed."""
-    from .methods import generator_checkpoint
     t = time.perf_counter()
     ckpt, cached = generator_checkpoint(x, y, ids, meta, g, cache_dir, show_progress)
     return ckpt, cached, round(time.perf_counter() - t, 2)
