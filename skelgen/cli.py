@@ -386,9 +386,9 @@ def plot_log(run, out, overwrite):
 @click.option("--data", type=Input(), default=None,
               help="Dataset file (default: the recipe's; the demo data where it names none).")
 @click.option("--out", type=click.Path(), default=None, help="Results folder (default: runs/<recipe>).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Generators and classifier runs trained at once, one process each (default: the "
-                   "recipe's benchmark.jobs; 0 there means one per core, at most 8).")
+@click.option("--jobs", type=click.IntRange(min=0), default=None,
+              help="Generators and classifier runs trained at once, one process each; 0: one per "
+                   "core, at most 8 (default: the recipe's benchmark.jobs).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
 def benchmark(recipe, data, out, jobs, as_json):
     """Does synthetic data help a classifier? Every scenario x method x seed, scored on the real
@@ -396,7 +396,7 @@ def benchmark(recipe, data, out, jobs, as_json):
     from .bench.report import accuracy_markdown
     from .bench.run import load_bench_recipe, run_benchmark
     r = load_bench_recipe(recipe or ("bench-data" if data else "bench-demo"),
-                          [f"benchmark.jobs={jobs}"] if jobs else [])
+                          [] if jobs is None else [f"benchmark.jobs={jobs}"])
     out = Path(out or Path("runs") / r.name)
     result = run_benchmark(r, out, data=data)
     emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")

@@ -427,7 +427,8 @@ def test_a_dead_worker_is_one_clear_error():
 
 @pytest.mark.parametrize("args, expected, jobs", [([], "bench-demo", 0), (["--data", "{data}"], "bench-data", 0),
                                                   (["--data", "{data}", "--recipe", "bench-demo", "--jobs", "2"],
-                                                   "bench-demo", 2)])
+                                                   "bench-demo", 2),
+                                                  (["--recipe", "bench-nw-ucla-lt10", "--jobs", "0"], "bench-nw-ucla-lt10", 0)])
 def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypatch, args, expected, jobs):
     from click.testing import CliRunner
 
