@@ -442,3 +442,17 @@ def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypa
     result = CliRunner().invoke(cli.main, ["benchmark", *args, "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     assert seen["recipe"].name == expected and seen["recipe"].benchmark.jobs == jobs
+
+
+def test_default_jobs_follow_cores_and_memory(monkeypatch):
+    from skelgen.bench import workers as W
+    monkeypatch.setattr(W, "_cores", lambda: 16)
+    monkeypatch.setattr(W, "_memory_gb", lambda: 64.0)
+    assert W.default_jobs() == W.MAX_DEFAULT_JOBS == 8
+    monkeypatch.setattr(W, "_memory_gb", lambda: 6.0)   # 4 workers of 1.5 GB
+    assert W.default_jobs() == 4
+    monkeypatch.setattr(W, "_memory_gb", lambda: 1.0)
+    assert W.default_jobs() == 1
+    monkeypatch.setattr(W, "_cores", lambda: 2)
+    monkeypatch.setattr(W, "_memory_gb", lambda: None)
+    assert W.default_jobs() == 2

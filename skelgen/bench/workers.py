@@ -55,7 +55,8 @@ def _start_worker(threads: int, jobs: int):
     torch.set_num_threads(threads or max(1, _cores() // jobs))  # 0: the cores shared out, never oversubscribed
 
 
-MAX_DEFAULT_JOBS = 8  # each worker holds torch and its training set: a few hundred MB
+MAX_DEFAULT_JOBS = 8
+WORKER_GB = 1.5  # a GCN worker on NW-UCLA's full scenario held 1.2 GB (torch, its sets, kept activations)
 
 
 def _cores() -> int:
@@ -63,9 +64,19 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _memory_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (AttributeError, ValueError, OSError):
+        return None  # not a POSIX system: no memory cap
+
+
 def default_jobs() -> int:
-    """``jobs = 0``: one job per core, at most MAX_DEFAULT_JOBS."""
-    return max(1, min(_cores(), MAX_DEFAULT_JOBS))
+    """``jobs = 0``: one job per core, at most MAX_DEFAULT_JOBS, and no more than the machine's
+    memory holds at WORKER_GB a worker."""
+    gb = _memory_gb()
+    by_memory = MAX_DEFAULT_JOBS if gb is None else int(gb // WORKER_GB)
+    return max(1, min(_cores(), MAX_DEFAULT_JOBS, by_memory))
 
 
 class _Deferred:
