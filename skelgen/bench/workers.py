@@ -47,14 +47,6 @@ def train_generator(x: np.ndarray, y: np.ndarray, ids: np.ndarray, meta: dict, g
     return ckpt, cached, round(time.perf_counter() - t, 2)
 
 
-def _start_worker(threads: int, jobs: int):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C and stops the workers
-    import torch
-    from ..runtime import keep_freed_memory
-    keep_freed_memory()
-    torch.set_num_threads(threads or max(1, _cores() // jobs))  # 0: the cores shared out, never oversubscribed
-
-
 MAX_DEFAULT_JOBS = 8
 WORKER_GB = 1.5  # a GCN worker on NW-UCLA's full scenario held 1.2 GB (torch, its sets, kept activations)
 
@@ -77,6 +69,14 @@ def default_jobs() -> int:
     gb = _memory_gb()
     by_memory = MAX_DEFAULT_JOBS if gb is None else int(gb // WORKER_GB)
     return max(1, min(_cores(), MAX_DEFAULT_JOBS, by_memory))
+
+
+def _start_worker(threads: int, jobs: int):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C and stops the workers
+    import torch
+    from ..runtime import keep_freed_memory
+    keep_freed_memory()
+    torch.set_num_threads(threads or max(1, _cores() // jobs))  # 0: the cores shared out, never oversubscribed
 
 
 class _Deferred:
