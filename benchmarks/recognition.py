@@ -28,7 +28,8 @@ from sklearn.linear_model import LogisticRegression
 from skelgen.checkpoint import load_model
 from skelgen.demo import write_demo
 from skelgen.evaluate import evaluate_checkpoint
-from skelgen.generate import STRATEGIES, GenerationConfig
+from skelgen.generate import GenerationConfig
+from skelgen.generation_config import STRATEGIES
 from skelgen.io.dataset import SkeletonFile
 from skelgen.preprocess import prepare_file
 from skelgen.recipe import load_recipe

@@ -42,7 +42,7 @@ from sklearn.covariance import LedoitWolf
 
 from .augment import classic_augment
 from .errors import SkelgenError
-from .generation_config import LENGTHS, STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
+from .generation_config import GenerationConfig
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 

@@ -40,7 +40,8 @@ from sklearn.utils.validation import FLOAT_DTYPES
 from sklearn_compat.utils.validation import validate_data
 
 from .errors import SkelgenError
-from .generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
+from .generate import GenerationConfig, bank_from_inputs, synthesize
+from .generation_config import STRATEGIES
 
 
 def load_prepared(data=None, checkpoint=None, split: str | None = "train", flatten: bool = False):

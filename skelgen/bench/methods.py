@@ -35,7 +35,8 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from ..augment import classic_augment
 from ..checkpoint import load_checkpoint, load_generator
 from ..errors import SkelgenError
-from ..generate import STRATEGIES, GenerationConfig, bank_from_inputs, synthesize
+from ..generate import GenerationConfig, bank_from_inputs, synthesize
+from ..generation_config import STRATEGIES
 from ..io.dataset import DatasetWriter
 from ..recipe import load_recipe
 from ..train import pretrain
