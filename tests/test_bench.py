@@ -428,7 +428,7 @@ def test_a_dead_worker_is_one_clear_error():
 @pytest.mark.parametrize("args, expected, jobs", [([], "bench-demo", 0), (["--data", "{data}"], "bench-data", 0),
                                                   (["--data", "{data}", "--recipe", "bench-demo", "--jobs", "2"],
                                                    "bench-demo", 2),
-                                                  (["--recipe", "bench-nw-ucla-lt10", "--jobs", "0"], "bench-nw-ucla-lt10", 0)])
+                                                  (["--recipe", "{three}", "--jobs", "0"], "three", 0)])
 def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypatch, args, expected, jobs):
     from click.testing import CliRunner
 
@@ -438,7 +438,9 @@ def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypa
     monkeypatch.setattr(bench_run, "run_benchmark", lambda recipe, out, data=None: seen.update(recipe=recipe) or {})
     monkeypatch.setattr(cli, "emit", lambda *a, **k: None)
     monkeypatch.setattr("skelgen.bench.report.accuracy_markdown", lambda result: "")
-    args = [a.format(data=demo) for a in args]
+    three = tmp_path / "three.toml"  # a recipe asking for 3 jobs: --jobs 0 must override it
+    three.write_text('name = "three"\n[benchmark]\njobs = 3\n')
+    args = [a.format(data=demo, three=three) for a in args]
     result = CliRunner().invoke(cli.main, ["benchmark", *args, "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     assert seen["recipe"].name == expected and seen["recipe"].benchmark.jobs == jobs

@@ -130,7 +130,8 @@ def test_interrupted_pretrain_saves_and_resumes(inputs, sig):
 def test_interrupted_parallel_benchmark_stops_its_workers(inputs):
     """Ctrl-C during `benchmark --jobs 2`: one line, no results folder, and no worker left running."""
     data, _ = inputs
-    Path("b.toml").write_text('name = "b"\n[benchmark]\ncache_dir = "cache"\nscenarios = ["full"]\nseeds = [0, 1, 2, 3]\n'
+    Path("b.toml").write_text('name = "b"\n[benchmark]\ncache_dir = "cache"\nscenarios = ["full"]\n'
+                              'seeds = [0, 1, 2, 3]\n'
                               'methods = ["none", "oversample", "classic"]\nframes = 16\n'
                               '[classifier]\nwidth = 8\nepochs = 2000\nbatch_size = 8\n[quality]\nsamples = 0\n')
     proc = start("benchmark", "--recipe", "b.toml", "--data", data, "--jobs", 2, "--out", "out")

@@ -95,7 +95,8 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
           f"Data {result['data']}: {result['train_samples']} training, {result['test_samples']} test sequences, "
           f"{len(result['classes'])} classes. Classifiers {', '.join(result['classifiers'])}, scored on the real "
           f"test split, mean ± std over {len(seeds)} seed(s) {seeds}. Wall time {t['wall'] / 60:.1f} min with "
-          f"{t.get('jobs', 1)} job(s) at a time (minutes of work: generators {sum(t['generators'].values()) / 60:.1f}, classifiers "
+          f"{t.get('jobs', 1)} job(s) at a time (minutes of work: generators "
+          f"{sum(t['generators'].values()) / 60:.1f}, classifiers "
           + ", ".join(f"{k} {v / 60:.1f}" for k, v in t["classifiers"].items())
           + f", quality {t['quality'] / 60:.1f}).\n",
           "Classes: " + ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])) + ".\n",

@@ -311,7 +311,8 @@ def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
         times.append(_timed(lambda: train_step(no_model, data[torch.randperm(len(data), generator=gen)[: cfg.batch]],
                                                gen, aug, False, torch.device("cpu"))))
     per_batch = statistics.median(times[1:])
-    return {"batch": cfg.batch, "seconds_per_batch": significant(per_batch), "fraction_of_step": significant(per_batch / step_s)}
+    return {"batch": cfg.batch, "seconds_per_batch": significant(per_batch),
+            "fraction_of_step": significant(per_batch / step_s)}
 
 
 # -- generation -------------------------------------------------------------------------------
