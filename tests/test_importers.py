@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from skelgen.io.nwucla import convert_nwucla
 from skelgen.io.pyskl import convert_pyskl, export_pyskl
 from skelgen.io.safe_pickle import safe_load, safe_loads
 from skelgen.layouts import KINECT20, NTU25, Layout
+from skelgen.stopping import stoppable
 
 REAL_NWUCLA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "NW-UCLA" / "all_sqe"
 
@@ -188,6 +190,18 @@ def test_convert_ntu60_and_ntu120(tmp_path):
         ntu.convert_ntu(src, tmp_path / "x.h5", benchmark="ntu90")
     with pytest.raises(SkelgenError, match="no NTU .skeleton"):
         ntu.convert_ntu(tmp_path / "nowhere", tmp_path / "x.h5")
+
+
+def _stop_handlers(_path):
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_ntu_parsing_processes_leave_stopping_to_the_parent(monkeypatch):
+    """The pool ends its forked parsers with SIGTERM; with the parent's stop handlers they printed
+    a KeyboardInterrupt traceback now and then (seen in `skelgen speed`)."""
+    monkeypatch.setattr(ntu, "_read_or_none", _stop_handlers)
+    with stoppable(), ntu._readers(2) as read:
+        assert set(read(range(16))) == {(signal.SIG_IGN, signal.SIG_DFL)}
 
 
 def test_convert_ntu_refuses_a_damaged_folder(tmp_path):

@@ -16,6 +16,7 @@ import contextlib
 import multiprocessing
 import os
 import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,13 @@ def _read_or_none(path: Path) -> np.ndarray | None:
         return None
 
 
+def _quiet_worker():
+    """A forked parser keeps the parent's stop handlers, which turn the pool's closing SIGTERM into
+    a KeyboardInterrupt traceback; the parent alone answers Ctrl-C and ends the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def _readers(workers: int):
     """``read(paths)``: the skeletons in order (None where no body), from ``workers`` processes.
@@ -294,7 +302,7 @@ def _readers(workers: int):
     if workers <= 1:
         yield lambda paths: map(_read_or_none, paths)
         return
-    with multiprocessing.Pool(workers) as pool:
+    with multiprocessing.Pool(workers, _quiet_worker) as pool:
         yield lambda paths: pool.imap(_read_or_none, paths, chunksize=8)
 
 
