@@ -36,7 +36,7 @@ import time
 import numpy as np
 import torch
 
-from skelgen import plots
+from skelgen.plots import charts
 from skelgen.augment import classic_augment
 from skelgen.bench import methods as M
 from skelgen.bench.classifier import predict, score, train_classifier
@@ -114,7 +114,7 @@ def plot_curves(rows: dict, out_stem: str, title: str):
         curve = knob_curve(rows, strategy)
         if curve:
             suffix = "" if strategy == "shift" else f"-{strategy}"
-            plots.novelty_curve(curve, f"{out_stem}{suffix}.png", f"{strategy}: novelty knob, {title}")
+            charts.novelty_curve(curve, f"{out_stem}{suffix}.png", f"{strategy}: novelty knob, {title}")
 
 
 def merged_curve(paths: list[str], out: str):

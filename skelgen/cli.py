@@ -370,7 +370,7 @@ def show_cmd(data, indices, sample_ids, class_key, n, out, gif, compare, nearest
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def plot_log(run, out, overwrite):
     """Plot a run's loss and learning rate per epoch from its log.jsonl."""
-    from .plots import training_curve
+    from .plots.charts import training_curve
     from .train import read_log
     rows = read_log(run)
     if out is None:

@@ -235,11 +235,11 @@ def report(checkpoint, data, protocol="both", *, out_dir=None, show_progress=Tru
     test_emb, test_y = result.pop("_test")
     result["checkpoint"] = str(checkpoint)
     if out_dir:
-        from . import plots
+        from .plots import charts
         out = make_folder(out_dir)
         best = max((r for r in result.values() if isinstance(r, dict) and "top1" in r), key=lambda r: r["top1"])
-        plots.confusion_plot(np.array(best["confusion"]), names, out / "confusion.png")
-        plots.tsne_plot(test_emb, test_y, names, out / "tsne.png", title="t-SNE of test [CLS] embeddings")
+        charts.confusion_plot(np.array(best["confusion"]), names, out / "confusion.png")
+        charts.tsne_plot(test_emb, test_y, names, out / "tsne.png", title="t-SNE of test [CLS] embeddings")
         with AtomicPath(out / "evaluation.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
     return result

@@ -63,7 +63,7 @@ def run_model(model, x: torch.Tensor, x_dec: torch.Tensor, mask: torch.Tensor) -
 def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | None = None, *,
                 out_prefix, seed: int = 0, overwrite: bool = False) -> dict:
     """Reconstruct one sample of ``data``; returns {"npz", "png", "index", "id", "label"}."""
-    from . import plots
+    from .plots import skeletons
     from .checkpoint import check_compatible, load_model
     from .evaluate import model_inputs
 
@@ -97,6 +97,6 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
     with AtomicPath(npz_path, overwrite) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays, index=i, id=sid, label=label, arch=arch, seed=seed)
-    plots.reconstruction_figure(arrays["original"], arrays["decoder_input"], arrays["reconstruction"],
+    skeletons.reconstruction_figure(arrays["original"], arrays["decoder_input"], arrays["reconstruction"],
                                 run.layout, png_path, title=title)
     return {"npz": npz_path, "png": png_path, "index": i, "id": sid, "label": label}

@@ -117,7 +117,7 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
     optionally an animated GIF of the same samples; returns {"png", "gif", "indices", "ids",
     "compare_indices", "compare_ids"}. ``frames_across``: frames per sample (default 8, with
     ``compare`` 4). Existing outputs are refused unless ``overwrite``."""
-    from . import plots
+    from .plots import skeletons
     from .io.atomic import check_output
     out_png = Path(out_png)
     if out_png.suffix.lower() != ".png":
@@ -134,7 +134,7 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
         chosen = select(sf, index, sample_id, class_key, n, seed)
         ids = sf.ids
         seqs = [display_sequence(sf, i) for i in chosen]
-        titles = [f"{plots.sample_title(sf, i)} · {ids[i]}" for i in chosen]
+        titles = [f"{skeletons.sample_title(sf, i)} · {ids[i]}" for i in chosen]
         short = [f"{sf.classes.codes[int(sf.labels[i])]} {ids[i]}" for i in chosen]
         flags = [bool(sf.synthetic[i]) for i in chosen]
         result = {"indices": chosen, "ids": [ids[i] for i in chosen], "compare_indices": [], "compare_ids": []}
@@ -144,28 +144,28 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
                 reals = [display_sequence(real, j) for j in paired]
                 real_titles = [f"nearest real · {real.ids[j]} · {d} away" for j, d in zip(paired, distances)]
                 result.update(compare_indices=paired, compare_ids=[real.ids[j] for j in paired])
-            png = plots.compare_montage(reals, seqs, sf.layout, out_png, real_titles=real_titles,
+            png = skeletons.compare_montage(reals, seqs, sf.layout, out_png, real_titles=real_titles,
                                         synthetic_titles=titles, frames_across=across)
             gif_seqs = [s for pair in zip(reals, seqs) for s in pair]
             gif_titles = [t for pair in zip([t.split(" · ")[1] for t in real_titles], short) for t in pair]
             gif_flags = [f for pair in zip([False] * len(reals), flags) for f in pair]
         elif compare is None:
-            png = plots.skeleton_montage(seqs, sf.layout, titles, out_png, frames_across=across, synthetic=flags)
+            png = skeletons.skeleton_montage(seqs, sf.layout, titles, out_png, frames_across=across, synthetic=flags)
             gif_seqs, gif_titles, gif_flags = seqs, short, flags
         else:
             with SkeletonFile(compare) as other:
                 paired = partners(sf, other, chosen, seed)
                 other_ids = other.ids
                 others = [display_sequence(other, j) for j in paired]
-                other_titles = [f"{plots.sample_title(other, j)} · {other_ids[j]}" for j in paired]
+                other_titles = [f"{skeletons.sample_title(other, j)} · {other_ids[j]}" for j in paired]
                 other_short = [f"{other.classes.codes[int(other.labels[j])]} {other_ids[j]}" for j in paired]
             result.update(compare_indices=paired, compare_ids=[other_ids[j] for j in paired])
-            png = plots.compare_montage(seqs, others, sf.layout, out_png, real_titles=titles,
+            png = skeletons.compare_montage(seqs, others, sf.layout, out_png, real_titles=titles,
                                         synthetic_titles=other_titles, frames_across=across)
             gif_seqs = [s for pair in zip(seqs, others) for s in pair]
             gif_titles = [t for pair in zip(short, other_short) for t in pair]
             gif_flags = [f for pair in zip(flags, [True] * len(others)) for f in pair]
         layout = sf.layout
     result["png"] = png
-    result["gif"] = plots.skeleton_gif(gif_seqs, layout, gif_titles, gif, synthetic=gif_flags) if gif else None
+    result["gif"] = skeletons.skeleton_gif(gif_seqs, layout, gif_titles, gif, synthetic=gif_flags) if gif else None
     return result

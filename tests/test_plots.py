@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skelgen import plots
+from skelgen.plots import charts, skeletons, style
 from skelgen.errors import SkelgenError
 from skelgen.layouts import KINECT20, NTU25, Layout
 
@@ -33,7 +33,7 @@ def png_size(path):
 
 
 def px(inches):
-    return round(inches * plots.DPI)
+    return round(inches * style.DPI)
 
 
 def no_leftovers(folder, *expected):
@@ -43,27 +43,27 @@ def no_leftovers(folder, *expected):
 # -- bones follow the layout ------------------------------------------------------------------
 def test_bone_segments_follow_the_layout():
     pose = np.array([[0, 0, 0], [0, 0, 1], [1, 0, 1]], float)
-    segs = plots.bone_segments(pose, TINY)
+    segs = skeletons.bone_segments(pose, TINY)
     assert [len(segs[s]) for s in ("left", "right", "centre")] == [1, 0, 1]
     np.testing.assert_array_equal(segs["centre"][0], pose[[1, 0]])  # chest -> pelvis
     np.testing.assert_array_equal(segs["left"][0], pose[[2, 1]])    # hand_left -> chest
     pose[2] = np.nan  # a missing joint draws none of its bones
-    assert sum(map(len, plots.bone_segments(pose, TINY).values())) == 1
+    assert sum(map(len, skeletons.bone_segments(pose, TINY).values())) == 1
 
 
 @pytest.mark.parametrize("layout", [NTU25, KINECT20], ids=lambda l: l.name)
 def test_builtin_layouts_draw_every_bone_with_sides(layout):
-    segs = plots.bone_segments(walking(layout)[0, 0], layout)
+    segs = skeletons.bone_segments(walking(layout)[0, 0], layout)
     assert sum(map(len, segs.values())) == len(layout.bones) == layout.num_joints - 1
     assert len(segs["left"]) == len(segs["right"]) > 0
 
 
 def test_panel_draws_one_segment_per_bone_and_person():
-    x = plots._as_sequence(walking(TINY, t=3, persons=2), TINY)
+    x = skeletons._as_sequence(walking(TINY, t=3, persons=2), TINY)
     x[1, 2, 0] = np.nan  # second person's pelvis missing in the last frame
-    centres, span = plots._box([x])
-    fig = plots._figure(2, 2)
-    panel = plots._Panel(fig.add_subplot(projection="3d"), x, TINY, centres[0], span)
+    centres, span = skeletons._box([x])
+    fig = style.new_figure(2, 2)
+    panel = skeletons._Panel(fig.add_subplot(projection="3d"), x, TINY, centres[0], span)
     assert len(panel.show(0)) == 2 * len(TINY.bones)
     assert len(panel.show(2)) == 2 * len(TINY.bones) - 1
     assert len(panel.show(99)) == 3  # beyond the end: the last frame is held
@@ -74,25 +74,25 @@ def test_panel_draws_one_segment_per_bone_and_person():
 def test_zero_joints_are_missing_and_camera_space_is_y_up():
     x = walking(KINECT20, t=2)
     x[0, 1, 3] = 0
-    plotted = plots._as_sequence(x, KINECT20, normalized=False)
+    plotted = skeletons._as_sequence(x, KINECT20, normalized=False)
     assert np.isnan(plotted[0, 1, 3]).all() and np.isfinite(plotted[0, 0]).all()
     np.testing.assert_allclose(plotted[0, 0, :, 2], x[0, 0, :, 1])   # camera y is up
     np.testing.assert_allclose(plotted[0, 0, :, 1], -x[0, 0, :, 2])  # depth, right-handed
-    np.testing.assert_allclose(plots._as_sequence(x, KINECT20)[0, 0], x[0, 0])
+    np.testing.assert_allclose(skeletons._as_sequence(x, KINECT20)[0, 0], x[0, 0])
 
 
 # -- errors -----------------------------------------------------------------------------------
 def test_data_layout_mismatch_is_a_clear_error(tmp_path):
     with pytest.raises(SkelgenError, match="data has 19 joints but layout 'kinect20' has 20"):
-        plots.skeleton_montage([walking(KINECT20)[:, :, :19]], KINECT20, ["x"], tmp_path / "m.png")
+        skeletons.skeleton_montage([walking(KINECT20)[:, :, :19]], KINECT20, ["x"], tmp_path / "m.png")
     with pytest.raises(SkelgenError, match="data has 25 joints but layout 'kinect20' has 20"):
-        plots.skeleton_gif([walking(NTU25)], KINECT20, ["x"], tmp_path / "m.gif")
+        skeletons.skeleton_gif([walking(NTU25)], KINECT20, ["x"], tmp_path / "m.gif")
     with pytest.raises(SkelgenError, match="expected"):
-        plots.skeleton_montage([np.zeros((1, 4, 20, 2))], KINECT20, ["x"], tmp_path / "m.png")
+        skeletons.skeleton_montage([np.zeros((1, 4, 20, 2))], KINECT20, ["x"], tmp_path / "m.png")
     with pytest.raises(SkelgenError, match="titles"):
-        plots.skeleton_montage([walking(KINECT20)], KINECT20, ["a", "b"], tmp_path / "m.png")
+        skeletons.skeleton_montage([walking(KINECT20)], KINECT20, ["a", "b"], tmp_path / "m.png")
     with pytest.raises(SkelgenError, match="does not exist"):
-        plots.skeleton_montage([walking(KINECT20)], KINECT20, ["x"], tmp_path / "nowhere" / "m.png")
+        skeletons.skeleton_montage([walking(KINECT20)], KINECT20, ["x"], tmp_path / "nowhere" / "m.png")
     no_leftovers(tmp_path)
 
 
@@ -101,8 +101,8 @@ def test_bad_parent_index_is_a_clear_error():
     for name, value in [("name", "broken"), ("joints", ("a", "b")), ("parents", (-1, 5)), ("landmarks", {})]:
         object.__setattr__(broken, name, value)
     with pytest.raises(SkelgenError, match="joint 'b' has parent 5"):
-        plots.check_layout_drawable(broken)
-    plots.check_layout_drawable(KINECT20, 20)
+        skeletons.check_layout_drawable(broken)
+    skeletons.check_layout_drawable(KINECT20, 20)
 
 
 # -- skeleton figures -------------------------------------------------------------------------
@@ -111,49 +111,49 @@ def test_montage_size_and_atomic_write(tmp_path, layout):
     out = tmp_path / "montage.png"
     out.write_bytes(b"old")  # replaced
     seqs = [walking(layout, t=7), walking(layout, t=4, persons=2, seed=1)]
-    path = plots.skeleton_montage(seqs, layout, ["A001 one · real", "A002 two · synthetic"], out,
+    path = skeletons.skeleton_montage(seqs, layout, ["A001 one · real", "A002 two · synthetic"], out,
                                   frames_across=3, synthetic=[False, True])
     assert path == out
-    assert png_size(out) == (px(3 * plots.PANEL[0]), px(2 * (plots.PANEL[1] + plots.TITLE_H)))
+    assert png_size(out) == (px(3 * skeletons.PANEL[0]), px(2 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
     no_leftovers(tmp_path, "montage.png")
 
 
 def test_montage_of_camera_space_data(tmp_path):
     x = walking(KINECT20)[..., [0, 2, 1]] + np.array([0, 1.0, 3.0], np.float32)  # y up, 3 m away
-    out = plots.skeleton_montage([x], KINECT20, ["raw"], tmp_path / "raw.png", frames_across=2,
+    out = skeletons.skeleton_montage([x], KINECT20, ["raw"], tmp_path / "raw.png", frames_across=2,
                                  normalized=False)
-    assert png_size(out) == (px(2 * plots.PANEL[0]), px(plots.PANEL[1] + plots.TITLE_H))
+    assert png_size(out) == (px(2 * skeletons.PANEL[0]), px(skeletons.PANEL[1] + skeletons.TITLE_H))
 
 
 def test_compare_montage_pairs_real_and_synthetic(tmp_path):
-    out = plots.compare_montage([walking(TINY)], [walking(TINY, seed=1), walking(TINY, seed=2)], TINY,
+    out = skeletons.compare_montage([walking(TINY)], [walking(TINY, seed=1), walking(TINY, seed=2)], TINY,
                                 tmp_path / "cmp.png", frames_across=2)
-    assert png_size(out) == (px(2 * 2 * plots.PANEL[0]), px(2 * (plots.PANEL[1] + plots.TITLE_H)))
+    assert png_size(out) == (px(2 * 2 * skeletons.PANEL[0]), px(2 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
 
 
 def test_reconstruction_figure_greys_masked_frames(tmp_path):
     x = walking(KINECT20, t=2)
     masked = x.copy()
     masked[:, 0] = 0
-    out = plots.reconstruction_figure(x, masked, x + 0.01, KINECT20, tmp_path / "rec.png",
+    out = skeletons.reconstruction_figure(x, masked, x + 0.01, KINECT20, tmp_path / "rec.png",
                                       title="A001", frames_across=2)
     w, h = png_size(out)
-    assert (w, h) == (px(2 * plots.PANEL[0]), px(3 * (plots.PANEL[1] + plots.TITLE_H)))
+    assert (w, h) == (px(2 * skeletons.PANEL[0]), px(3 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
     with Image.open(out) as im:
-        row = px(plots.PANEL[1] + plots.TITLE_H)
+        row = px(skeletons.PANEL[1] + skeletons.TITLE_H)
         masked_centre = im.convert("RGB").getpixel((w // 4, row + row // 2 + 30))
         plain_centre = im.convert("RGB").getpixel((w // 4, row // 2 + 30))
-    grey = int(plots.FACE["masked"][1:3], 16)
+    grey = int(skeletons.FACE["masked"][1:3], 16)
     assert masked_centre == (grey, grey, grey) and plain_centre != masked_centre
 
 
 def test_gif_frame_count_is_the_longest_sequence(tmp_path):
     seqs = [walking(KINECT20, t=5), walking(KINECT20, t=2, persons=2, seed=3)]
-    out = plots.skeleton_gif(seqs, KINECT20, ["long", "short"], tmp_path / "a.gif", fps=10,
+    out = skeletons.skeleton_gif(seqs, KINECT20, ["long", "short"], tmp_path / "a.gif", fps=10,
                              synthetic=[False, True])
     with Image.open(out) as im:
         assert im.format == "GIF" and im.n_frames == 5
-        assert im.size == (px(2 * plots.GIF_PANEL[0]), px(plots.GIF_PANEL[1] + plots.TITLE_H))
+        assert im.size == (px(2 * skeletons.GIF_PANEL[0]), px(skeletons.GIF_PANEL[1] + skeletons.TITLE_H))
     no_leftovers(tmp_path, "a.gif")
 
 
@@ -161,41 +161,41 @@ def test_gif_frame_count_is_the_longest_sequence(tmp_path):
 def test_training_curve(tmp_path):
     rows = [{"epoch": e, "loss": 1.0 / (e + 1), "lr": 1e-3 * (e + 1) / 5, "samples_per_s": 900.0}
             for e in range(5)]
-    assert png_size(plots.training_curve(rows[::-1], tmp_path / "curve.png")) == (640, 360)
+    assert png_size(charts.training_curve(rows[::-1], tmp_path / "curve.png")) == (640, 360)
     with pytest.raises(SkelgenError, match="no rows"):
-        plots.training_curve([], tmp_path / "empty.png")
+        charts.training_curve([], tmp_path / "empty.png")
 
 
 def test_tsne_plot(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 10)
     emb = rng.normal(size=(30, 8)) + labels[:, None] * 3
-    assert png_size(plots.tsne_plot(emb, labels, ["a", "b", "c"], tmp_path / "t.png")) == (750, 500)
+    assert png_size(charts.tsne_plot(emb, labels, ["a", "b", "c"], tmp_path / "t.png")) == (750, 500)
     with pytest.raises(SkelgenError, match="class names"):
-        plots.tsne_plot(emb, labels, ["a", "b"], tmp_path / "t.png")
+        charts.tsne_plot(emb, labels, ["a", "b"], tmp_path / "t.png")
 
 
 def test_confusion_plot(tmp_path):
     cm = np.array([[5, 1, 0, 0], [0, 6, 0, 1], [2, 0, 3, 0], [0, 0, 0, 0]])
     side = 3.0 + 0.35 * 4
-    out = plots.confusion_plot(cm, ["a", "b", "c", "d"], tmp_path / "cm.png")
+    out = charts.confusion_plot(cm, ["a", "b", "c", "d"], tmp_path / "cm.png")
     assert png_size(out) == (px(side + 1), px(side))
     with pytest.raises(SkelgenError, match="shape"):
-        plots.confusion_plot(cm, ["a", "b"], tmp_path / "cm.png")
+        charts.confusion_plot(cm, ["a", "b"], tmp_path / "cm.png")
 
 
 def test_bar_and_gain_charts(tmp_path):
     table = {"1-shot": {"baseline": (40.0, 2.0), "+ skelgen": (51.0, 1.0)},
              "full": {"baseline": (85.0, 0.3), "+ flip": (85.5, 0.4), "+ skelgen": (86.0, 0.2)}}
-    assert png_size(plots.bar_chart(table, tmp_path / "bars.png", "top-1 (%)", "few-shot")) == (500, 360)
+    assert png_size(charts.bar_chart(table, tmp_path / "bars.png", "top-1 (%)", "few-shot")) == (500, 360)
     gains = {"+ flip": [1.0, -2.0, 0.5], "+ skelgen": [4.0, 2.0, -0.5]}
-    assert png_size(plots.gain_chart(gains, ["a", "b", "c"], tmp_path / "gain.png")) == (600, 400)
+    assert png_size(charts.gain_chart(gains, ["a", "b", "c"], tmp_path / "gain.png")) == (600, 400)
     with pytest.raises(SkelgenError, match="2 gains for 3 classes"):
-        plots.gain_chart({"m": [1.0, 2.0]}, ["a", "b", "c"], tmp_path / "gain.png")
+        charts.gain_chart({"m": [1.0, 2.0]}, ["a", "b", "c"], tmp_path / "gain.png")
 
 
 def test_method_colours_are_stable_across_figures():
-    a = plots.method_colors(["baseline", "+ flip", "+ skelgen"])
-    b = plots.method_colors(["+ skelgen", "+ flip"])
-    assert a["baseline"] == plots.BASELINE_COLOR and a["+ skelgen"] == b["+ skelgen"]
-    assert len(set(plots.method_colors([f"m{i}" for i in range(8)]).values())) == 8
+    a = charts.method_colors(["baseline", "+ flip", "+ skelgen"])
+    b = charts.method_colors(["+ skelgen", "+ flip"])
+    assert a["baseline"] == style.BASELINE_COLOR and a["+ skelgen"] == b["+ skelgen"]
+    assert len(set(charts.method_colors([f"m{i}" for i in range(8)]).values())) == 8

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skelgen import plots
+from skelgen.plots import skeletons, style
 from skelgen.demo import write_demo
 from skelgen.errors import SkelgenError
 from skelgen.io.dataset import DatasetWriter, SkeletonFile
@@ -40,7 +40,7 @@ def test_montage_by_index_and_id(demo, tmp_path):
     r = show(demo, tmp_path / "m.png", index=[0, 3], frames_across=3)
     assert r["indices"] == [0, 3] and r["gif"] is None
     size, _ = image(r["png"], "PNG")
-    assert size == (round(3 * plots.PANEL[0] * plots.DPI), round(2 * (plots.PANEL[1] + plots.TITLE_H) * plots.DPI))
+    assert size == (round(3 * skeletons.PANEL[0] * style.DPI), round(2 * (skeletons.PANEL[1] + skeletons.TITLE_H) * style.DPI))
     r = show(demo, tmp_path / "id.png", sample_id=second, frames_across=2)
     assert r["indices"] == [5] and r["ids"] == [second]
 
@@ -66,7 +66,7 @@ def test_compare_puts_synthetic_of_the_same_class_beside(demo, synthetic, tmp_pa
         assert {other.classes.codes[other.labels[j]] for j in r["compare_indices"]} == {"A009"}
         assert len(set(r["compare_indices"])) == 2  # distinct partners while the class has enough
     size, _ = image(r["png"], "PNG")
-    assert size[0] == round(2 * 2 * plots.PANEL[0] * plots.DPI)
+    assert size[0] == round(2 * 2 * skeletons.PANEL[0] * style.DPI)
     with pytest.raises(SkelgenError, match="no synthetic samples of class A008"):
         show(demo, tmp_path / "bad.png", class_key="A008", n=1, compare=synthetic)
 

@@ -1,8 +1,5 @@
-"""Figures for skeleton sequences and experiment results, all in one style.
-
-Every function renders with Agg on its own ``Figure`` (headless; pyplot's global state is never
-touched) inside ``rc_context(STYLE)``, writes its file atomically (a temporary file in the same
-folder, then ``os.replace``) and returns the path.
+"""Skeleton sequences drawn: montages of frames, real beside synthetic, the paper's reconstruction
+figure, animated GIFs.
 
 Skeleton arrays are (M persons, T frames, V joints, 3); (T, V, 3) is one person. By default they
 are skelgen-normalized (+z along the spine, +x from the left to the right shoulder, so the body
@@ -13,27 +10,20 @@ warm tinted background. Every panel of a figure has the same view and the same s
 """
 from __future__ import annotations
 
-import functools
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
-from cycler import cycler
-from matplotlib import colormaps, rc_context
-from matplotlib.animation import FuncAnimation, PillowWriter
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
+from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from mpl_toolkits.mplot3d import proj3d
 from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
-from .errors import SkelgenError
-from .io.atomic import AtomicPath
-from .layouts import Layout
+from ..errors import SkelgenError
+from ..layouts import Layout
+from .style import MUTED, new_figure, save, styled
 
-DPI = 100
 PANEL = (1.25, 2.0)            # inches per skeleton panel (width, height) in montages
 GIF_PANEL = (2.0, 3.2)         # inches per panel in GIFs
 TITLE_H = 0.25                 # inches above each block of panels for its title
@@ -41,43 +31,6 @@ VIEW = {"elev": 12, "azim": 110}  # orthographic, in front of the body (+y), a l
 BONE_COLORS = {"left": ("#1f5fa8", "#7fb1e3"), "right": ("#c62828", "#ef9a9a"),
                "centre": ("#424242", "#9e9e9e")}  # (first person, further persons)
 FACE = {"real": "#ffffff", "synthetic": "#fff3e0", "masked": "#e0e0e0"}
-MUTED = "#757575"
-METHOD_COLORS = ("#1f5fa8", "#e07b00", "#2e7d32", "#c62828", "#6a1b9a", "#00838f", "#8d6e63", "#5c6bc0")
-# More distinct colours for figures with more methods (a benchmark has ten): none of them shares a hue
-EXTRA_METHOD_COLORS = ("#f9a825", "#ad1457", "#263238", "#9e9d24", "#4fc3f7", "#ff8a65")
-BASELINE_COLOR = "#9e9e9e"
-STYLE = {
-    "figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white", "savefig.facecolor": "white",
-    "font.family": "DejaVu Sans", "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
-    "legend.fontsize": 7, "legend.frameon": False, "axes.spines.top": False,
-    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.5,
-    "axes.prop_cycle": cycler(color=METHOD_COLORS),
-}
-
-
-# -- shared machinery -------------------------------------------------------------------------
-def _styled(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with rc_context(STYLE):
-            return fn(*args, **kwargs)
-    return wrapper
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, out, fmt: str = "png", anim=None, fps: int = 15, overwrite: bool = True) -> Path:
-    """Write ``fig`` (or ``anim``) to a temporary file beside ``out``, then rename it into place."""
-    with AtomicPath(out, overwrite, suffix=f".{fmt}") as tmp:  # Pillow picks the format by extension
-        if anim is None:
-            fig.savefig(tmp, format=fmt, dpi=DPI)
-        else:
-            anim.save(tmp, writer=PillowWriter(fps=fps), dpi=DPI)
-    return Path(out)
 
 
 def check_layout_drawable(layout: Layout, num_joints: int | None = None) -> None:
@@ -222,7 +175,7 @@ def _grid(rows: list[list], layout: Layout, frames_across: int, normalized: bool
             for r in rows]
     centres, span = _box([b[0] for r in rows for b in r if b is not None])
     centres, ncols = iter(centres), max(len(r) for r in rows)
-    fig = _figure(ncols * frames_across * PANEL[0], len(rows) * (PANEL[1] + TITLE_H))
+    fig = new_figure(ncols * frames_across * PANEL[0], len(rows) * (PANEL[1] + TITLE_H))
     subs = fig.subfigures(len(rows), ncols, squeeze=False, wspace=0, hspace=0)
     top = PANEL[1] / (PANEL[1] + TITLE_H)
     for (r, c), (seq, title, kind) in [((r, c), b) for r, row in enumerate(rows)
@@ -238,13 +191,12 @@ def _grid(rows: list[list], layout: Layout, frames_across: int, normalized: bool
     return fig
 
 
-# -- skeleton figures -------------------------------------------------------------------------
 def sample_title(sf, i: int) -> str:
     """A row title for sample ``i`` of a SkeletonFile, e.g. "A024 kicking something · synthetic"."""
     return f"{sf.classes.label(int(sf.labels[i]))} · {'synthetic' if sf.synthetic[i] else 'real'}"
 
 
-@_styled
+@styled
 def skeleton_montage(sequences, layout: Layout, titles, out_png, frames_across: int = 8,
                      normalized: bool = True, synthetic=None) -> Path:
     """A row per sequence ((M, T, V, 3) each) of ``frames_across`` frames evenly spaced in time;
@@ -252,10 +204,10 @@ def skeleton_montage(sequences, layout: Layout, titles, out_png, frames_across: 
     (frames_across * PANEL[0], len(sequences) * (PANEL[1] + TITLE_H)) at DPI."""
     n = len(sequences)
     rows = [[b] for b in zip(sequences, _per_sequence(n, titles, "", "titles"), _kinds(n, synthetic))]
-    return _save(_grid(rows, layout, frames_across, normalized), out_png)
+    return save(_grid(rows, layout, frames_across, normalized), out_png)
 
 
-@_styled
+@styled
 def compare_montage(real, synthetic, layout: Layout, out_png, real_titles=None,
                     synthetic_titles=None, frames_across: int = 4, normalized: bool = True) -> Path:
     """Real sequences in the left column, synthetic ones (tinted) in the right, one pair per row
@@ -265,10 +217,10 @@ def compare_montage(real, synthetic, layout: Layout, out_png, real_titles=None,
     pad = max(len(real), len(synthetic))
     left = [(s, t, "real") for s, t in zip(real, rt)] + [None] * (pad - len(real))
     right = [(s, t, "synthetic") for s, t in zip(synthetic, st)] + [None] * (pad - len(synthetic))
-    return _save(_grid([list(p) for p in zip(left, right)], layout, frames_across, normalized), out_png)
+    return save(_grid([list(p) for p in zip(left, right)], layout, frames_across, normalized), out_png)
 
 
-@_styled
+@styled
 def reconstruction_figure(original, decoder_input, reconstruction, layout: Layout, out_png,
                           title: str = "", frames_across: int = 8, normalized: bool = True) -> Path:
     """The paper's Figure 4: rows of the same frames of the encoder input, the masked + noised
@@ -279,10 +231,10 @@ def reconstruction_figure(original, decoder_input, reconstruction, layout: Layou
         raise SkelgenError(f"reconstruction_figure needs equal frame counts, got {[s.shape for s in seqs]}")
     names = ("encoder input", "decoder input (masked + noised)", "reconstruction")
     rows = [[(s, f"{title} · {name}" if title else name, "real")] for s, name in zip(seqs, names)]
-    return _save(_grid(rows, layout, frames_across, normalized, empty_text="masked"), out_png)
+    return save(_grid(rows, layout, frames_across, normalized, empty_text="masked"), out_png)
 
 
-@_styled
+@styled
 def skeleton_gif(sequences, layout: Layout, titles, out_gif, fps: int = 15, normalized: bool = True,
                  synthetic=None, follow: bool = True) -> Path:
     """The sequences side by side, animated, as many frames as the longest (shorter ones hold
@@ -295,7 +247,7 @@ def skeleton_gif(sequences, layout: Layout, titles, out_gif, fps: int = 15, norm
     kinds = _kinds(n, synthetic)
     centres, span = _box(seqs, follow)
     (w, h), frames = GIF_PANEL, max(s.shape[1] for s in seqs)
-    fig = _figure(n * w, h + TITLE_H)
+    fig = new_figure(n * w, h + TITLE_H)
     panels = []
     for i, (seq, title, kind) in enumerate(zip(seqs, _per_sequence(n, titles, "", "titles"), kinds)):
         fig.add_artist(Rectangle((i / n, 0), 1 / n, 1, color=FACE[kind], zorder=-10))
@@ -309,184 +261,4 @@ def skeleton_gif(sequences, layout: Layout, titles, out_gif, fps: int = 15, norm
             p.show(t)
         counter.set_text(f"frame {t + 1}/{frames}")  # also keeps consecutive GIF frames distinct
     anim = FuncAnimation(fig, update, frames=frames, init_func=lambda: None, repeat=False)
-    return _save(fig, out_gif, fmt="gif", anim=anim, fps=fps)
-
-
-# -- result figures ---------------------------------------------------------------------------
-@_styled
-def training_curve(log_rows, out_png, overwrite: bool = True) -> Path:
-    """Loss (log scale) and learning rate (twin axis) per epoch from a JSON-lines training log's
-    rows (dicts with ``epoch``, ``loss``, ``lr``, ``samples_per_s``). Image: 6.4 x 3.6 inches."""
-    rows = sorted((r for r in log_rows if "epoch" in r and "loss" in r), key=lambda r: r["epoch"])
-    if not rows:
-        raise SkelgenError("the training log has no rows with 'epoch' and 'loss'")
-    loss = np.array([r["loss"] for r in rows], float)
-    fig = _figure(6.4, 3.6)
-    ax = fig.add_subplot()
-    ax.plot([r["epoch"] for r in rows], loss, color=METHOD_COLORS[0], label="loss",
-            marker="o" if len(rows) < 30 else None, ms=3)
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log" if (loss > 0).all() else "linear")
-    lr = [(r["epoch"], r["lr"]) for r in rows if r.get("lr") is not None]
-    if lr:
-        ax2 = ax.twinx()
-        ax2.plot(*zip(*lr), color=METHOD_COLORS[1], ls="--", label="learning rate")
-        ax2.set(ylabel="learning rate")
-        ax2.grid(False)
-        ax2.spines["right"].set_visible(True)
-        ax2.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-    fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.92))
-    speed = [r["samples_per_s"] for r in rows if r.get("samples_per_s")]
-    ax.set_title("training" + (f" · median {np.median(speed):,.0f} samples/s" if speed else ""))
-    fig.tight_layout()
-    return _save(fig, out_png, overwrite=overwrite)
-
-
-@_styled
-def tsne_plot(embeddings, labels, class_names, out_png, seed: int = 0, title: str = "t-SNE") -> Path:
-    """2D t-SNE of embeddings (n, D), coloured by class (labels (n,) index class_names). 7.5 x 5 in."""
-    from sklearn.manifold import TSNE
-    emb, labels, k = np.asarray(embeddings, float), np.asarray(labels, int), len(class_names)
-    if emb.ndim != 2 or labels.shape != (len(emb),) or len(emb) < 3:
-        raise SkelgenError(f"t-SNE needs embeddings (n>=3, D) and n labels; got {emb.shape}, {labels.shape}")
-    if labels.min() < 0 or labels.max() >= k:
-        raise SkelgenError(f"labels must index the {k} class names")
-    xy = TSNE(2, perplexity=min(30.0, max(1.0, (len(emb) - 1) / 3)), init="pca",
-              learning_rate="auto", random_state=seed).fit_transform(emb)
-    fig = _figure(7.5, 5.0)
-    ax = fig.add_axes((0.03, 0.05, 0.6, 0.87))
-    cmap = colormaps["tab10" if k <= 10 else "tab20" if k <= 20 else "turbo"]
-    for c in range(k):
-        if (sel := labels == c).any():
-            ax.scatter(*xy[sel].T, s=8, color=cmap(c if k <= 20 else c / (k - 1)), label=class_names[c],
-                       alpha=0.8, linewidths=0)
-    ax.set(xticks=[], yticks=[], title=title)
-    ax.spines[:].set_visible(False)
-    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), markerscale=2, ncol=1 + k // 25)
-    return _save(fig, out_png)
-
-
-@_styled
-def confusion_plot(confusion, class_names, out_png, normalize: bool = True) -> Path:
-    """A (K, K) confusion matrix of counts (rows: true, columns: predicted); ``normalize``: each
-    row divided by its total. Square-ish, growing with K."""
-    cm, k = np.asarray(confusion, float), len(class_names)
-    if cm.shape != (k, k):
-        raise SkelgenError(f"confusion matrix has shape {cm.shape} for {k} classes")
-    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    side = min(3.0 + 0.35 * k, 16.0)
-    fig = _figure(side + 1.0, side)
-    ax = fig.add_subplot()
-    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    names = [n if len(n) <= 24 else n[:23] + "…" for n in class_names]
-    ax.set_xticks(range(k), names, rotation=90, fontsize=6 if k > 20 else 7)
-    ax.set_yticks(range(k), names, fontsize=6 if k > 20 else 7)
-    ax.grid(False)
-    ax.set(xlabel="predicted", ylabel="true",
-           title=f"confusion · accuracy {np.trace(cm) / max(cm.sum(), 1):.1%}")
-    if k <= 15:
-        for (i, j), v in np.ndenumerate(shown):
-            ax.text(j, i, f"{v:.2f}" if normalize else f"{v:.0f}", ha="center", va="center",
-                    fontsize=6, color="white" if v > 0.5 * shown.max() else "#424242")
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    return _save(fig, out_png)
-
-
-def method_colors(methods) -> dict[str, str]:
-    """A distinct colour per method, stable across figures: baselines (``none`` or a name with
-    "baseline") grey, others hashed into METHOD_COLORS, then EXTRA_METHOD_COLORS (the next unused
-    colour on a clash within one figure), then tab20's."""
-    palette = METHOD_COLORS + EXTRA_METHOD_COLORS
-    spare = [to_hex(c) for c in colormaps["tab20"].colors]
-    out: dict[str, str] = {}
-    for m in methods:
-        if m.lower() == "none" or "baseline" in m.lower():
-            out[m] = BASELINE_COLOR
-            continue
-        k = zlib.crc32(m.encode()) % len(METHOD_COLORS)
-        ring = METHOD_COLORS[k:] + METHOD_COLORS[:k] + EXTRA_METHOD_COLORS
-        out[m] = next((c for c in [*ring, *spare] if c not in out.values()), palette[k])
-    return out
-
-
-def _grouped_bars(ax, groups, methods, value, title, ylabel, colors=None):
-    """Bars per method within each group; ``value(group index, method)`` -> (height, err) or None.
-    ``colors``: the methods of the whole set of figures, so each keeps its colour in all of them."""
-    width, colors = 0.8 / len(methods), method_colors(list(dict.fromkeys([*(colors or []), *methods])))
-    for j, m in enumerate(methods):
-        bars = [(g - 0.4 + (j + 0.5) * width, *(v if np.ndim(v) else (v, 0)))  # a bare mean: no error bar
-                for g in range(len(groups)) if (v := value(g, m)) is not None]
-        xs, ys, es = zip(*bars) if bars else ((), (), ())
-        ax.bar(xs, ys, width, yerr=es if any(es) else None, capsize=2, label=m, color=colors[m],
-               error_kw={"lw": 0.8})
-    ax.set_xticks(range(len(groups)), groups)
-    ax.grid(axis="x", visible=False)
-    ncol = max(1, min(len(methods), int(ax.figure.get_figwidth() / 1.7)))  # ~1.7 in a label
-    rows = -(-len(methods) // ncol)  # the legend sits above the axes; the title above the legend
-    ax.legend(ncol=ncol, loc="lower left", bbox_to_anchor=(0, 1.01))
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, pad=8 + 16 * rows)
-
-
-@_styled
-def bar_chart(table: dict, out_png, ylabel: str, title: str = "", colors=None, zero_line: bool = False) -> Path:
-    """Grouped bars with error bars from ``table[scenario][method] = (mean, std)``: groups are
-    scenarios, bars are methods (in order of first appearance); a missing pair leaves a gap.
-    ``colors``: all methods of a set of figures (see _grouped_bars); ``zero_line``: mark 0, for
-    changes that may be negative."""
-    groups = list(table)
-    methods = list(dict.fromkeys(m for g in groups for m in table[g]))
-    if not methods:
-        raise SkelgenError("bar_chart needs at least one scenario with one method")
-    bars = len(groups) * len(methods)  # many bars: capped width, more height, so a page shows them
-    fig = _figure(min(max(5.0, 1.0 + 0.3 * bars), 13.0), 3.6 if bars <= 30 else 5.0)
-    ax = fig.add_subplot()
-    _grouped_bars(ax, groups, methods, lambda g, m: table[groups[g]].get(m), title, ylabel, colors)
-    if zero_line:
-        ax.axhline(0, color="#424242", lw=0.8)
-    fig.tight_layout()
-    return _save(fig, out_png)
-
-
-@_styled
-def gain_chart(per_class_gain: dict, class_names, out_png, ylabel: str = "gain over baseline",
-               title: str = "", colors=None) -> Path:
-    """Per-class gain over a baseline: ``per_class_gain[method]`` holds one value per class."""
-    if not per_class_gain:
-        raise SkelgenError("gain_chart needs at least one method")
-    for m, g in per_class_gain.items():
-        if len(g) != len(class_names):
-            raise SkelgenError(f"method {m!r} has {len(g)} gains for {len(class_names)} classes")
-    methods, k = list(per_class_gain), len(class_names)
-    fig = _figure(min(max(6.0, 1.5 + 0.12 * k * len(methods)), 24.0), 4.0)
-    ax = fig.add_subplot()
-    _grouped_bars(ax, list(class_names), methods, lambda c, m: (per_class_gain[m][c], 0), title, ylabel, colors)
-    ax.axhline(0, color="#424242", lw=0.8)
-    ax.tick_params(axis="x", rotation=90, labelsize=6 if k > 20 else 7)
-    fig.tight_layout()
-    return _save(fig, out_png)
-
-
-@_styled
-def novelty_curve(points: list[dict], out_png, title: str = "") -> Path:
-    """The faithfulness / novelty trade of a generation knob: ``points`` hold ``knob``,
-    ``recognized`` and ``copy_rate`` (fractions) and optionally ``gain`` (balanced points over no
-    change); one marker per knob value, labelled with it."""
-    if not points:
-        raise SkelgenError("novelty_curve needs at least one point")
-    fig = _figure(8.5 if any("gain" in p for p in points) else 4.3, 3.2)
-    axes = fig.subplots(1, 2 if any("gain" in p for p in points) else 1, squeeze=False)[0]
-    copy = [100 * p["copy_rate"] for p in points]
-    panels = [("recognized", "recognized as their class (%)", 100)] + \
-        ([("gain", "balanced accuracy over no change (points)", 1)] if len(axes) > 1 else [])
-    for ax, (key, label, scale) in zip(axes, panels):
-        ys = [scale * p[key] for p in points]
-        ax.plot(copy, ys, "o-", color=METHOD_COLORS[0])
-        for x, y, p in zip(copy, ys, points):
-            ax.annotate(f"{p['knob']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        ax.set_xlabel("copy rate (%, nearer a training sequence than 95 % of real takes)", fontsize=7)
-        ax.set_ylabel(label)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, out_png)
+    return save(fig, out_gif, fmt="gif", anim=anim, fps=fps)
