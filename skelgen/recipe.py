@@ -88,9 +88,6 @@ class TrainConfig:
                               # properly on 100 clips and on 100,000 (Recipe.fitted_to)
     init: str = ""            # a checkpoint to start from (same layout and model): a small dataset
                               # starts from what a model pretrained on a larger one knows
-    class_balance: float = 0.0  # how evenly the classes are drawn, where the data has labels: a clip
-                              # is drawn with weight (its class's count)^-class_balance, so 0 draws
-                              # every clip equally (rare classes seldom), 1 every class equally
 
     def __post_init__(self):
         for key in ("epochs", "batch_size"):
@@ -99,7 +96,6 @@ class TrainConfig:
             check_range(f"train.{key}", getattr(self, key), 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")
-        check_range("train.class_balance", self.class_balance, 0, 1)
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {self.precision!r}")
 

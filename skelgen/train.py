@@ -163,7 +163,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     bf16 = agree_on_bf16(recipe.train.precision, device, world)  # before any file is written: a bad value leaves nothing
     if rank == 0:
         check_run_folder(out_dir, ckpt_path, resume)
-    x, run, weights = load_run_data(recipe, data, out_dir, rank)
+    x, run = load_run_data(recipe, data, out_dir, rank)
     tc = run.recipe.train
     torch.manual_seed(tc.seed)
     model = build_model(run.model).to(device)
@@ -180,7 +180,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         print(f"pretraining recipe {run.recipe.name} on {data} ({len(x)} sequences) -> {out_dir}", file=sys.stderr)
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
-    training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress, weights)
+    training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress)
     last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
     train_epochs(training, start_epoch, last, ckpt_path, log_path)
     if rank == 0 and record:
@@ -224,14 +224,11 @@ def check_run_folder(out_dir: Path, ckpt_path: Path, resume: bool):
     check_folder(out_dir)
 
 
-def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int
-                  ) -> tuple[torch.Tensor, RunInfo, torch.Tensor | None]:
+def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int) -> tuple[torch.Tensor, RunInfo]:
     """(the prepared training data x (N, T, M, V, C), the run: the model sized to the data and
-    the recipe fitted to its size, the clips' draw weights (``draw_weights``)). The run folder is
-    made here, once the data has passed its checks."""
-    x, sf, idx = load_sequences(data, recipe.data.split, recipe.data.frames)
+    the recipe fitted to its size). The run folder is made here, once the data has passed its checks."""
+    x, sf, _ = load_sequences(data, recipe.data.split, recipe.data.frames)
     with sf:
-        weights = draw_weights(sf.labels[idx], recipe.train.class_balance)
         if rank == 0:  # only once the data has passed its checks: bad input leaves no empty run folder
             make_folder(out_dir)
         n, t, m, v, c = x.shape
@@ -239,17 +236,7 @@ def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int
         cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
         run = RunInfo(cfg, DataInfo(str(Path(data).resolve()), file_fingerprint(data), recipe.data.split, t, m,
                                     sf.frame == "normalized", sf.layout), sf.classes, recipe)
-    return x, run, weights
-
-
-def draw_weights(labels, balance: float) -> torch.Tensor | None:
-    """How often each clip is drawn, labels (N,) -> (N,): (its class's count)^-balance, so that
-    rare classes are drawn more (``train.class_balance``); None (each clip once an epoch, in a
-    random order) at balance 0 or where every clip has one label (labels withheld)."""
-    labels = torch.as_tensor(labels, dtype=torch.long)
-    if balance == 0 or len(labels.unique()) < 2:
-        return None
-    return torch.bincount(labels).double()[labels] ** -balance
+    return x, run
 
 
 def init_from(path: str, run: RunInfo, model):
@@ -302,7 +289,6 @@ class Training:
     world: int
     rank: int
     show_progress: bool
-    weights: torch.Tensor | None = None  # (N,) how often each clip is drawn; None: each once an epoch
 
 
 def train_epoch(t: Training, epoch: int) -> dict:
@@ -312,10 +298,7 @@ def train_epoch(t: Training, epoch: int) -> dict:
     per_rank = max(tc.batch_size // world, 1)
     gen = epoch_generator(tc.seed, epoch)
     torch.manual_seed(tc.seed + epoch)  # dropout
-    if t.weights is None:
-        order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
-    else:  # rare classes drawn more often: with replacement, as many draws as an epoch's batches take
-        order = torch.multinomial(t.weights, steps * tc.batch_size, replacement=True, generator=gen)
+    order = torch.randperm(n, generator=gen)[: steps * tc.batch_size]
     aug_gen = epoch_generator(tc.seed, epoch, rank + 1)
     t.objective.train()
     total, t0 = 0.0, time.perf_counter()

@@ -10,7 +10,7 @@ import torch
 from skelgen.checkpoint import load_checkpoint
 from skelgen.errors import SkelgenError
 from skelgen.recipe import available_recipes, load_recipe
-from skelgen.train import bf16_matmul_faster, draw_weights, lr_at, pretrain, read_log, use_bf16
+from skelgen.train import bf16_matmul_faster, lr_at, pretrain, read_log, use_bf16
 from conftest import tiny_recipe
 
 
@@ -107,45 +107,20 @@ def test_save_every_checkpoints_less_often_and_logs_every_epoch(tmp_path, demo_f
 
 def test_save_minutes_and_empty_init_leave_generator_cache_names_unchanged():
     """The benchmark's generator caches are named by a digest of their recipe; one written before
-    train.save_minutes, train.init and train.class_balance existed (bench recipes set train.save_every=50) keeps its
+    train.save_minutes and train.init existed (bench recipes set train.save_every=50) keeps its
     name, and a generator started from another checkpoint gets its own."""
     import hashlib
     import json
     from skelgen.bench.methods import recipe_digest
     r = tiny_recipe(**{"train.save_every": 50})
     before = r.to_dict()
-    del before["train"]["save_minutes"], before["train"]["init"], before["train"]["class_balance"]
+    del before["train"]["save_minutes"], before["train"]["init"]
     old_name = hashlib.sha256(json.dumps({**before, "name": ""}, sort_keys=True).encode()).hexdigest()[:16]
     assert recipe_digest(r) == old_name
     r.set("train.save_minutes", 0.5)
     assert recipe_digest(r) == recipe_digest(tiny_recipe(**{"train.save_every": 50}))
-    r.set("train.class_balance", 1.0)
-    assert recipe_digest(r) != old_name
-    r.set("train.class_balance", 0.0)
     r.set("train.init", "base/checkpoint.pt")
     assert recipe_digest(r) != old_name
-
-
-def test_class_balance_draws_rare_classes_more():
-    """Weight (class count)^-balance: at 1 a class of 10 clips is drawn as often as one of 90."""
-    labels = torch.tensor([0] * 90 + [1] * 10)
-    assert draw_weights(labels, 0.0) is None and draw_weights(torch.zeros(5), 1.0) is None
-    draws = torch.multinomial(draw_weights(labels, 1.0), 20_000, replacement=True,
-                              generator=torch.Generator().manual_seed(0))
-    assert abs((labels[draws] == 1).float().mean().item() - 0.5) < 0.02
-    half = draw_weights(labels, 0.5)
-    assert torch.allclose(half[-1] / half[0], torch.tensor(3.0, dtype=half.dtype))  # sqrt(90 / 10)
-    with pytest.raises(SkelgenError, match="train.class_balance must be a number in \\[0, 1\\]"):
-        tiny_recipe(**{"train.class_balance": 1.5}).validate()
-
-
-def test_class_balanced_pretraining_is_deterministic_and_draws_otherwise(tmp_path, demo_file):
-    r = tiny_recipe(epochs=1, **{"train.class_balance": 1.0})
-    a = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "a", show_progress=False))
-    b = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "b", show_progress=False))
-    plain = load_checkpoint(pretrain(tiny_recipe(epochs=1), str(demo_file), tmp_path / "c", show_progress=False))
-    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
-    assert not all(torch.equal(a.weights[k], plain.weights[k]) for k in a.weights)
 
 
 def test_checkpoints_by_elapsed_time(tmp_path, demo_file, monkeypatch):

@@ -144,11 +144,10 @@ def _digest(*parts) -> str:
 
 def recipe_digest(recipe) -> str:
     """The recipe's part of a generator cache folder's name. train.save_minutes is left out (when
-    checkpoints are written changes no weight), and so are train.init and train.class_balance at
-    their defaults: caches made before those keys existed keep their names (hours of training each)."""
+    checkpoints are written changes no weight), and so is an empty train.init: caches made before
+    those keys existed keep their names (hours of training each)."""
     d = recipe.to_dict()
-    unset = {"init": "", "class_balance": 0.0}
-    train = {k: v for k, v in d["train"].items() if k != "save_minutes" and unset.get(k, ()) != v}
+    train = {k: v for k, v in d["train"].items() if k != "save_minutes" and not (k == "init" and v == "")}
     return _digest({**d, "name": "", "train": train})
 
 
