@@ -17,6 +17,13 @@ Ideas (each off by default):
                         views of each sequence (a view-agreement term)
     --streams jbm       the encoder and decoder inputs carry joints, bones (joint minus parent)
                         and motion (frame differences); the output stays joints
+    --decoder fixed     the decoder's blocks, norm and positions stay at their random start; only
+                        its output layer learns (Predict & Cluster's "fixed weights": a decoder
+                        that cannot learn the motion itself leaves it all to [CLS])
+    --smooth K          the decoder rebuilds the sequence smoothed over time (a K-frame moving
+                        average, K odd): [CLS] need not carry the sensor's frame-to-frame jitter
+    --motion-loss W     plus W x the same loss on frame differences (the motion), so that [CLS]
+                        spends more of itself on how the body moves than on its pose
     --wd-groups W       weight decay W on weight matrices only, none on biases, norms, the
                         positional embeddings and [CLS] (nanoGPT's and MAE's groups); else 0.01 on all
 
@@ -61,6 +68,9 @@ def main():
     p.add_argument("--agree", type=float, default=0.0)
     p.add_argument("--streams", choices=("j", "jbm"), default="j")
     p.add_argument("--wd-groups", type=float, default=None)
+    p.add_argument("--smooth", type=int, default=1)
+    p.add_argument("--motion-loss", type=float, default=0.0)
+    p.add_argument("--decoder", choices=("learned", "fixed"), default="learned")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--results", default="representation_screen.jsonl")
@@ -97,6 +107,9 @@ def main():
     model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4))
     model.head = torch.nn.Linear(128, m * v * c)  # the output stays joints
     init_linear(model.head)
+    if a.decoder == "fixed":
+        for part in (*model.decoder.parameters(), *model.dec_norm.parameters(), model.dec_pos):
+            part.requires_grad_(False)
     if a.wd_groups is None:
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     else:
@@ -120,7 +133,14 @@ def main():
         seen = view(x)
         z = model.encode(streams(seen))
         recon = model.decode(z, torch.zeros(len(x), t, streams(x[:1]).shape[-1])).view_as(x)
-        loss = reconstruction_loss(recon, seen if a.target == "view" else x)
+        target = seen if a.target == "view" else x
+        if a.smooth > 1:  # moving average over time, edges padded with the end frames
+            pad = torch.cat([target[:, :1].expand(-1, a.smooth // 2, -1, -1, -1), target,
+                             target[:, -1:].expand(-1, a.smooth // 2, -1, -1, -1)], 1)
+            target = pad.unfold(1, a.smooth, 1).mean(-1)
+        loss = reconstruction_loss(recon, target)
+        if a.motion_loss > 0:
+            loss = loss + a.motion_loss * reconstruction_loss(recon.diff(dim=1), target.diff(dim=1))
         if a.agree > 0:
             z2 = model.encode(streams(view(x)))
             mu = torch.cat([z, z2]).mean(0, keepdim=True)

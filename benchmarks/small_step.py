@@ -1,0 +1,80 @@
+"""Where the generator-size training step (D = 128, T = 32, batch 64) spends its time, and what
+AdamW's foreach and fused kernels and ``torch.compile`` save (issue 17: "small models at speed").
+
+Variants train side by side in one process, one step of each in turn, so a noisy machine slows
+them alike; the median step after five warm-up steps is reported, with the loss after the last
+step (same weights, data and augmentation: equal losses mean the variants compute the same).
+
+    python benchmarks/small_step.py                      # default, foreach and fused AdamW
+    python benchmarks/small_step.py --compile            # eager and compiled, fused AdamW
+    python benchmarks/small_step.py --profile            # torch.profiler's table of one variant
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+from skelgen.model import ModelConfig, TAHAR
+from skelgen.recipe import load_recipe
+from skelgen.train import Objective, train_step
+
+
+def variant(batch: int, x: torch.Tensor, compiled: bool = False, **adamw):
+    """A fresh generator-size model and its optimizer; returns step() -> loss."""
+    torch.manual_seed(0)
+    model = TAHAR(ModelConfig(in_dim=75, frames=32, dim=128, heads=4))
+    objective = torch.compile(Objective(model)) if compiled else Objective(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, **adamw)
+    aug, gen = load_recipe("skelgen-small").augment, torch.Generator().manual_seed(0)
+
+    def step() -> float:
+        batch_x = x[torch.randint(0, len(x), (batch,), generator=gen)]
+        loss = train_step(objective, batch_x, gen, aug, False, torch.device("cpu"))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--compile", action="store_true", help="eager against torch.compile")
+    p.add_argument("--profile", action="store_true", help="profile ten steps of default AdamW")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    x = torch.randn(1024, 32, 1, 25, 3, generator=torch.Generator().manual_seed(1))
+    if a.profile:
+        step = variant(a.batch, x)
+        for _ in range(5):
+            step()
+        with torch.profiler.profile() as prof:
+            for _ in range(10):
+                step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+        return
+    if a.compile:
+        variants = {"eager": variant(a.batch, x, fused=True), "compiled": variant(a.batch, x, True, fused=True)}
+        t0 = time.perf_counter()
+        variants["compiled"]()
+        print(f"first compiled step (the compilation): {time.perf_counter() - t0:.1f} s")
+    else:
+        variants = {"default": variant(a.batch, x), "foreach": variant(a.batch, x, foreach=True),
+                    "fused": variant(a.batch, x, fused=True)}
+    seconds, losses = {k: [] for k in variants}, {}
+    for _ in range(a.steps):
+        for name, step in variants.items():
+            t0 = time.perf_counter()
+            losses[name] = step()
+            seconds[name].append(time.perf_counter() - t0)
+    for name in variants:
+        ms = statistics.median(seconds[name][5:]) * 1000
+        print(f"{name:>9}: {ms:6.1f} ms a step, {a.batch / ms * 1000:6.0f} samples/s, loss {losses[name]:.5f}")
+
+
+if __name__ == "__main__":
+    main()
