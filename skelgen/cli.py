@@ -422,7 +422,7 @@ def benchmark(recipe, data, out, jobs, as_json):
 def quality(checkpoint, data, n, seeds, noise_scale, novelty, calibrate, train_split, test_split, out, as_json):
     """Generation quality, the ACTOR/MDM protocol: FID, recognition accuracy, diversity and
     multimodality of generated sequences, with the real test split as reference row."""
-    from .bench.quality import markdown, quality_report
+    from .bench.quality import least_recognized, markdown, quality_report
     checkpoint, data = resolve_run(checkpoint, data)
     try:
         seed_list = tuple(int(s) for s in seeds.split(","))
@@ -430,7 +430,8 @@ def quality(checkpoint, data, n, seeds, noise_scale, novelty, calibrate, train_s
         raise SkelgenError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
     r = quality_report(checkpoint, data, n=n, seeds=seed_list, out=out, train_split=train_split,
                        test_split=test_split, noise_scale=noise_scale, novelty=novelty, calibrate=calibrate)
-    emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + (f"wrote {out}/quality.json" if out else ""))
+    emit(r, as_json, markdown({Path(checkpoint).parent.name: r["rows"]}) + least_recognized(r["rows"], r["classes"])
+         + (f"wrote {out}/quality.json and quality.md (with every class's recognition)" if out else ""))
 
 
 @main.command()

@@ -176,6 +176,11 @@ def test_metrics_behave(splits):
     assert r["fid"] < 0.01 * n["fid"]
     assert abs(n["accuracy"] - 1 / 8) < 0.15 and r["accuracy"] > 0.5
     assert r["multimodality"] < r["diversity"]  # same-class pairs sit closer than random pairs
+    for m in (r, n):  # 25 a class: the per-class shares average to the overall one
+        assert len(m["per_class_accuracy"]) == 8
+        assert np.mean(m["per_class_accuracy"]) == pytest.approx(m["accuracy"])
+    right = predict(ev, noise) == y
+    assert n["per_class_accuracy"][3] == pytest.approx(right[y == 3].mean())
 
 
 # -- the benchmark -------------------------------------------------------------------------------
@@ -196,7 +201,8 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
     for sc in SCENARIOS:
         assert set(saved["quality"][sc]) == {"real", "borrow", "shift", "interpolate", "sample"}
         real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
-        assert all(np.isfinite(v["mean"]) for m, v in real.items() if m != "diversity_ratio")
+        assert all(np.isfinite(v["mean"]) for m, v in real.items() if m not in ("diversity_ratio", "per_class_accuracy"))
+        assert len(real["per_class_accuracy"]["mean"]) == 8
     md = (root / "out" / "results.md").read_text()
     assert "| gcn | fewshot5 | oracle |" in md and "| conv | lt10 | none |" in md
     for name in ("results.md", "quality-fid.png"):
@@ -256,7 +262,10 @@ def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
     r = quality_report(ckpt, str(demo), n=24, seeds=(0, 1), out=tmp_path, evaluator_epochs=1, show_progress=False)
     assert set(r["rows"]) == {"real", "borrow", "shift", "interpolate", "sample"}
     assert r["rows"]["real"]["fid"]["ci95"] is not None
-    assert (tmp_path / "quality.json").is_file() and (tmp_path / "quality.md").is_file()
+    assert (tmp_path / "quality.json").is_file() and len(r["classes"]) == 8
+    md = (tmp_path / "quality.md").read_text()
+    assert "per class" in md and r["classes"][0] in md  # a row per class
+    assert len(r["rows"]["borrow"]["per_class_accuracy"]["runs"]) == 2  # one list per seed
 
 
 def test_recipe_errors(tmp_path):

@@ -13,6 +13,9 @@ conditions on, with the real test split as the reference:
   nearest         median distance to the nearest training sequence of the class (metres)
   feature_copy_rate  the copy rate in the evaluator's feature space
   diversity_ratio per class, generated over real within-class joint-space diversity, averaged
+and per class, ``per_class_accuracy``: how often each class's sequences are recognized as it,
+which shows the classes a generator cannot draw (their share is low for ``sample``, the
+decoder's own rebuilds of real sequences; BENCHMARKS.md 8o).
 Each run generates ``n`` sequences, classes in equal shares; the runs' seeds give the mean and a
 95 % interval (Student t, half-width). The "real" row draws the same class schedule from the real
 test split (with replacement) in place of generated sequences: its fid is the floor.
@@ -103,19 +106,26 @@ def metrics(evaluator, x: np.ndarray, y: np.ndarray, real: RealSets, seed: int) 
     rng = np.random.default_rng(seed)
     joint, _, _ = real.reference("joint", seed).novelty(x, y, seed)
     feature, _, _ = real.reference("feature", seed).novelty(f, y, seed)
-    return {"fid": frechet_distance(f, real.test_f), "accuracy": float((predict(evaluator, x) == y).mean()),
+    right = predict(evaluator, x) == y
+    k = int(real.test_y.max()) + 1  # the test split holds every class (rate checks it)
+    per_class = np.bincount(y, right, k) / np.maximum(np.bincount(y, minlength=k), 1)
+    return {"fid": frechet_distance(f, real.test_f), "accuracy": float(right.mean()),
             "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng),
             "copy_rate": joint.copy_rate, "nearest": joint.generated_median,
-            "feature_copy_rate": feature.copy_rate, "diversity_ratio": joint.diversity_ratio}
+            "feature_copy_rate": feature.copy_rate, "diversity_ratio": joint.diversity_ratio,
+            "per_class_accuracy": per_class.tolist()}
 
 
 def summarize(runs: list[dict]) -> dict:
-    """{metric: {mean, ci95, runs}} over runs; ci95 is None for a single run."""
+    """{metric: {mean, ci95, runs}} over runs (ci95 None for a single run), and
+    ``per_class_accuracy``: {mean: (K,) list, runs}."""
     out = {}
     for m in METRICS:
         v = np.array([r[m] for r in runs], float)
         ci = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
         out[m] = {"mean": float(v.mean()), "ci95": ci, "runs": v.tolist()}
+    per_class = [r["per_class_accuracy"] for r in runs]
+    out["per_class_accuracy"] = {"mean": np.mean(per_class, 0).tolist(), "runs": per_class}
     return out
 
 
@@ -165,6 +175,28 @@ def markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def per_class_markdown(rows: dict, class_labels: list[str]) -> str:
+    """A Markdown table: per class, how often each row's sequences are recognized as it (%)."""
+    lines = ["| class | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+    for c, label in enumerate(class_labels):
+        lines.append(f"| {label} | " + " | ".join(f"{100 * r['per_class_accuracy']['mean'][c]:.0f}"
+                                                 for r in rows.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def least_recognized(rows: dict, class_labels: list[str], count: int = 3) -> str:
+    """One line per generated row: its ``count`` classes least recognized, beside the real clips'."""
+    real = rows["real"]["per_class_accuracy"]["mean"]
+    lines = []
+    for name, r in rows.items():
+        if name != "real":
+            share = r["per_class_accuracy"]["mean"]
+            worst = np.argsort(share, kind="stable")[:count]
+            lines.append(f"{name}: least recognized " + ", ".join(
+                f"{class_labels[c]} {100 * share[c]:.0f} % (real {100 * real[c]:.0f} %)" for c in worst))
+    return "\n".join(lines) + "\n"
+
+
 def quality_report(checkpoint, data, n: int = 1000, seeds=(0, 1, 2), out=None, *, train_split: str = "train",
                    test_split: str = "test", evaluator_epochs: int = 30,
                    noise_scale: float = GenerationConfig.noise_scale, temperature: float = GenerationConfig.temperature,
@@ -190,7 +222,7 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
     run = load_checkpoint(checkpoint).run
     with SkeletonFile(data) as sf:
         check_compatible(run, sf.layout, sf.shape[1], str(data))
-        k = len(sf.classes)
+        k, labels = len(sf.classes), [sf.classes.label(c) for c in range(len(sf.classes))]
         for split in (train_split, test_split):  # before training the evaluator, not after
             missing = sorted(set(range(k)) - set(sf.labels[sf.indices(split)].tolist()))
             if missing:
@@ -204,11 +236,12 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
                           calibrate=calibrate)
     rows = rate(generator, evaluator, x_te, y_te, k, n, tuple(seeds), show_progress=show_progress)
     result = {"checkpoint": str(checkpoint), "data": str(data), "samples": n, "seeds": list(seeds),
-              "evaluator_epochs": evaluator_epochs, "rows": rows}
+              "evaluator_epochs": evaluator_epochs, "classes": labels, "rows": rows}
     if out is not None:
         out = make_folder(out)
-        for name, text in (("quality.json", json.dumps(result, indent=2)),
-                           ("quality.md", markdown({Path(checkpoint).parent.name: rows}))):
+        md = (markdown({Path(checkpoint).parent.name: rows}) + "\nRecognized as their class, per class (%):\n\n"
+              + per_class_markdown(rows, labels))
+        for name, text in (("quality.json", json.dumps(result, indent=2)), ("quality.md", md)):
             with AtomicPath(out / name, overwrite=True) as tmp:
                 tmp.write_text(text)
     return result
