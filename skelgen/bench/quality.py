@@ -13,9 +13,10 @@ conditions on, with the real test split as the reference:
   nearest         median distance to the nearest training sequence of the class (metres)
   feature_copy_rate  the copy rate in the evaluator's feature space
   diversity_ratio per class, generated over real within-class joint-space diversity, averaged
-and per class, ``per_class_accuracy``: how often each class's sequences are recognized as it,
-which shows the classes a generator cannot draw (their share is low for ``sample``, the
-decoder's own rebuilds of real sequences; BENCHMARKS.md 8o).
+and per class, ``per_class_accuracy``: how often each class's sequences are recognized as it. A
+low share for ``sample`` (the decoder's own rebuilds of real sequences) marks a class the decoder
+draws poorly, or one the evaluator knows by its sensor jitter, which smooth rebuilds lack
+(NW-UCLA's donning; BENCHMARKS.md 8o).
 Each run generates ``n`` sequences, classes in equal shares; the runs' seeds give the mean and a
 95 % interval (Student t, half-width). The "real" row draws the same class schedule from the real
 test split (with replacement) in place of generated sequences: its fid is the floor.
