@@ -17,7 +17,8 @@ Routes "shift-raw:N" and "borrow-raw:N" leave novelty in [CLS] units, uncalibrat
 scales the move to the data's spacing first, skelgen.generate.calibrated_reach); "borrow-body:N"
 also gives each output the bone lengths of a random training clip of any class (another
 performer's body), scaled frame by frame from the source's; "borrow-pc:N" scales each class's
-calibrated move by its own spacing over the pooled one.
+calibrated move by its own spacing over the pooled one; "borrow-tex:N" gives each output the
+frame-to-frame jitter of another training clip of its class in place of its own.
 Route "toward:NOVELTY" is shift with the move a random share of the way toward another
 training sequence of the same class (the class's own variation, as the source plus the decoder's
 change). Route "cover:NOVELTY" is borrow with its sources taken in turns (each training sequence
@@ -67,6 +68,8 @@ def route_patch(generator: M.Generator, strategy: str, novelty_: float | None):
         return base, per_class_reach(generator)
     if how == "body":
         return base, bones_by(borrowed_body(generator.bank))
+    if how == "tex":
+        return base, bones_by(swapped_texture(generator.bank))
     return strategy, contextlib.nullcontext()
 
 
@@ -285,6 +288,29 @@ def borrowed_body(bank, seed: int = 0):
                 scaled[..., j, :] = scaled[..., p, :] + r * (source[..., j, :] - source[..., p, :])
         absent = ~np.abs(source).any(axis=(-2, -1), keepdims=True)
         return keep_bone_lengths(x, np.where(absent, 0.0, scaled).astype(source.dtype), layout)
+
+    return fix
+
+
+def swapped_texture(bank, frames: int = 5, seed: int = 0):
+    """A bones fix: the library's, then each output's frame-to-frame jitter (itself minus its
+    ``frames``-frame moving average over time) replaced by that of a random training clip of the
+    source's class: the recognizer knows some classes by their jitter (BENCHMARKS.md 8o), and
+    this pairs a class's motions with its other clips' jitter."""
+    from skelgen.generate import keep_bone_lengths
+    rng = np.random.default_rng(seed)
+
+    def jitter(a):  # (b, T, ...) minus its moving average over T, ends padded with the end frames
+        pad = np.concatenate([np.repeat(a[:, :1], frames // 2, 1), a, np.repeat(a[:, -1:], frames // 2, 1)], 1)
+        return a - np.mean([pad[:, i:i + a.shape[1]] for i in range(frames)], 0)
+
+    def fix(x, source, layout):
+        x = keep_bone_lengths(x, source, layout)
+        inputs = bank.inputs.reshape((len(bank.inputs),) + x.shape[1:])
+        flat = inputs.reshape(len(inputs), -1)
+        cls = bank.labels[[int(np.argmin(np.abs(flat - s.reshape(1, -1)).sum(1))) for s in source]]
+        donor = np.array([rng.choice(np.flatnonzero(bank.labels == c)) for c in cls])
+        return (x - jitter(x) + jitter(inputs[donor])).astype(x.dtype)
 
     return fix
 
