@@ -205,6 +205,7 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
         assert len(real["per_class_accuracy"]["mean"]) == 8
     md = (root / "out" / "results.md").read_text()
     assert "| gcn | fewshot5 | oracle |" in md and "| conv | lt10 | none |" in md
+    assert md.count("borrow: least recognized") == len(SCENARIOS)  # a line per scenario
     for name in ("results.md", "quality-fid.png"):
         assert (root / "out" / name).stat().st_size > 0
 

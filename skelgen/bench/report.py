@@ -12,7 +12,7 @@ import numpy as np
 
 from ..plots import charts
 from ..io.atomic import AtomicPath, make_folder
-from .quality import markdown as quality_markdown
+from .quality import least_recognized, markdown as quality_markdown
 
 SCORES = {"top1": "top-1", "balanced": "balanced", "rare_third": "rarest third"}
 
@@ -104,8 +104,13 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
           "## Scenarios\n", scenario_markdown(result),
           "## Downstream accuracy\n", accuracy_markdown(result)]
     if result["quality"]:
+        labels = [f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])]
         md += ["## Generation quality (ACTOR/MDM protocol, mean ± 95 % interval)\n",
-               quality_markdown(result["quality"])]
+               quality_markdown(result["quality"]),
+               "Classes whose generated sequences the evaluator recognizes least, per scenario "
+               "(every class's share: results.json, `per_class_accuracy`):\n"]
+        md += [f"- {sc}: " + least_recognized(rows, labels).strip().replace("\n", "; ")
+               for sc, rows in result["quality"].items()]
     _write(out / "results.md", "\n".join(md))
     for kind, scenarios in result["results"].items():
         order = list(dict.fromkeys(m for methods in scenarios.values() for m in methods))  # one colour each
