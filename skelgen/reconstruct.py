@@ -98,5 +98,5 @@ def reconstruct(checkpoint, data, index: int | None = None, sample_id: str | Non
         with open(tmp, "wb") as f:
             np.savez(f, **arrays, index=i, id=sid, label=label, arch=arch, seed=seed)
     skeletons.reconstruction_figure(arrays["original"], arrays["decoder_input"], arrays["reconstruction"],
-                                run.layout, png_path, title=title)
+                                    run.layout, png_path, title=title)
     return {"npz": npz_path, "png": png_path, "index": i, "id": sid, "label": label}

@@ -145,7 +145,7 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
                 real_titles = [f"nearest real · {real.ids[j]} · {d} away" for j, d in zip(paired, distances)]
                 result.update(compare_indices=paired, compare_ids=[real.ids[j] for j in paired])
             png = skeletons.compare_montage(reals, seqs, sf.layout, out_png, real_titles=real_titles,
-                                        synthetic_titles=titles, frames_across=across)
+                                            synthetic_titles=titles, frames_across=across)
             gif_seqs = [s for pair in zip(reals, seqs) for s in pair]
             gif_titles = [t for pair in zip([t.split(" · ")[1] for t in real_titles], short) for t in pair]
             gif_flags = [f for pair in zip([False] * len(reals), flags) for f in pair]
@@ -161,7 +161,7 @@ def show(data, out_png, index=None, sample_id=None, class_key=None, n: int = 8, 
                 other_short = [f"{other.classes.codes[int(other.labels[j])]} {other_ids[j]}" for j in paired]
             result.update(compare_indices=paired, compare_ids=[other_ids[j] for j in paired])
             png = skeletons.compare_montage(seqs, others, sf.layout, out_png, real_titles=titles,
-                                        synthetic_titles=other_titles, frames_across=across)
+                                            synthetic_titles=other_titles, frames_across=across)
             gif_seqs = [s for pair in zip(seqs, others) for s in pair]
             gif_titles = [t for pair in zip(short, other_short) for t in pair]
             gif_flags = [f for pair in zip(flags, [True] * len(others)) for f in pair]

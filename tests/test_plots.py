@@ -112,7 +112,7 @@ def test_montage_size_and_atomic_write(tmp_path, layout):
     out.write_bytes(b"old")  # replaced
     seqs = [walking(layout, t=7), walking(layout, t=4, persons=2, seed=1)]
     path = skeletons.skeleton_montage(seqs, layout, ["A001 one · real", "A002 two · synthetic"], out,
-                                  frames_across=3, synthetic=[False, True])
+                                      frames_across=3, synthetic=[False, True])
     assert path == out
     assert png_size(out) == (px(3 * skeletons.PANEL[0]), px(2 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
     no_leftovers(tmp_path, "montage.png")
@@ -121,13 +121,13 @@ def test_montage_size_and_atomic_write(tmp_path, layout):
 def test_montage_of_camera_space_data(tmp_path):
     x = walking(KINECT20)[..., [0, 2, 1]] + np.array([0, 1.0, 3.0], np.float32)  # y up, 3 m away
     out = skeletons.skeleton_montage([x], KINECT20, ["raw"], tmp_path / "raw.png", frames_across=2,
-                                 normalized=False)
+                                     normalized=False)
     assert png_size(out) == (px(2 * skeletons.PANEL[0]), px(skeletons.PANEL[1] + skeletons.TITLE_H))
 
 
 def test_compare_montage_pairs_real_and_synthetic(tmp_path):
     out = skeletons.compare_montage([walking(TINY)], [walking(TINY, seed=1), walking(TINY, seed=2)], TINY,
-                                tmp_path / "cmp.png", frames_across=2)
+                                    tmp_path / "cmp.png", frames_across=2)
     assert png_size(out) == (px(2 * 2 * skeletons.PANEL[0]), px(2 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
 
 
@@ -136,7 +136,7 @@ def test_reconstruction_figure_greys_masked_frames(tmp_path):
     masked = x.copy()
     masked[:, 0] = 0
     out = skeletons.reconstruction_figure(x, masked, x + 0.01, KINECT20, tmp_path / "rec.png",
-                                      title="A001", frames_across=2)
+                                          title="A001", frames_across=2)
     w, h = png_size(out)
     assert (w, h) == (px(2 * skeletons.PANEL[0]), px(3 * (skeletons.PANEL[1] + skeletons.TITLE_H)))
     with Image.open(out) as im:
@@ -150,7 +150,7 @@ def test_reconstruction_figure_greys_masked_frames(tmp_path):
 def test_gif_frame_count_is_the_longest_sequence(tmp_path):
     seqs = [walking(KINECT20, t=5), walking(KINECT20, t=2, persons=2, seed=3)]
     out = skeletons.skeleton_gif(seqs, KINECT20, ["long", "short"], tmp_path / "a.gif", fps=10,
-                             synthetic=[False, True])
+                                 synthetic=[False, True])
     with Image.open(out) as im:
         assert im.format == "GIF" and im.n_frames == 5
         assert im.size == (px(2 * skeletons.GIF_PANEL[0]), px(skeletons.GIF_PANEL[1] + skeletons.TITLE_H))

@@ -118,17 +118,17 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
             table = {sc: {m: (r[key]["mean"] * 100, r[key]["std"] * 100) for m, r in methods.items()}
                      for sc, methods in scenarios.items()}
             charts.bar_chart(table, out / f"{kind}-accuracy-{name}.png", f"{SCORES[key]} accuracy (%)",
-                            f"{kind} classifier: {SCORES[key]} accuracy by method", colors=order)
+                             f"{kind} classifier: {SCORES[key]} accuracy by method", colors=order)
         charts.bar_chart({sc: change_over_none(methods) for sc, methods in scenarios.items()},
-                        out / f"{kind}-change.png", "balanced accuracy change over none (points)",
-                        f"{kind} classifier: change over no added data (mean ± std over seeds)",
-                        colors=order, zero_line=True)
+                         out / f"{kind}-change.png", "balanced accuracy change over none (points)",
+                         f"{kind} classifier: change over no added data (mean ± std over seeds)",
+                         colors=order, zero_line=True)
         for sc, methods in scenarios.items():
             gains = {m: [g * 100 for g in r["per_class_gain"]] for m, r in methods.items() if m != "none"}
             if gains:
                 charts.gain_chart(gains, result["classes"], out / f"{kind}-gain-{sc}.png",
-                                 "accuracy gain over none (points)", f"{kind} classifier, {sc}: per-class gain "
-                                 f"over no change", colors=order)
+                                  "accuracy gain over none (points)", f"{kind} classifier, {sc}: per-class gain "
+                                  f"over no change", colors=order)
     if result["quality"]:
         table = {sc: {row: (s["fid"]["mean"], s["fid"]["ci95"] or 0.0) for row, s in rows.items()}
                  for sc, rows in result["quality"].items()}
