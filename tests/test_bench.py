@@ -181,6 +181,8 @@ def test_metrics_behave(splits):
         assert np.mean(m["per_class_accuracy"]) == pytest.approx(m["accuracy"])
     right = predict(ev, noise) == y
     assert n["per_class_accuracy"][3] == pytest.approx(right[y == 3].mean())
+    few = metrics(ev, noise[:5], y[:5], sets, 0)  # class 0 only: the others have no share, not 0 %
+    assert few["per_class_accuracy"][0] == right[:5].mean() and np.isnan(few["per_class_accuracy"][1:]).all()
 
 
 # -- the benchmark -------------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def metrics(evaluator, x: np.ndarray, y: np.ndarray, real: RealSets, seed: int) 
     feature, _, _ = real.reference("feature", seed).novelty(f, y, seed)
     right = predict(evaluator, x) == y
     k = int(real.test_y.max()) + 1  # the test split holds every class (rate checks it)
-    per_class = np.bincount(y, right, k) / np.maximum(np.bincount(y, minlength=k), 1)
+    counts = np.bincount(y, minlength=k)
+    per_class = np.where(counts > 0, np.bincount(y, right, k) / np.maximum(counts, 1), np.nan)  # NaN: none made
     return {"fid": frechet_distance(f, real.test_f), "accuracy": float(right.mean()),
             "diversity": diversity(f, rng), "multimodality": multimodality(f, y, rng),
             "copy_rate": joint.copy_rate, "nearest": joint.generated_median,
@@ -176,12 +177,16 @@ def markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def percent(share: float) -> str:
+    return "-" if np.isnan(share) else f"{100 * share:.0f} %"
+
+
 def per_class_markdown(rows: dict, class_labels: list[str]) -> str:
     """A Markdown table: per class, how often each row's sequences are recognized as it (%)."""
     lines = ["| class | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
     for c, label in enumerate(class_labels):
-        lines.append(f"| {label} | " + " | ".join(f"{100 * r['per_class_accuracy']['mean'][c]:.0f}"
-                                                 for r in rows.values()) + " |")
+        shares = [r["per_class_accuracy"]["mean"][c] for r in rows.values()]
+        lines.append(f"| {label} | " + " | ".join(percent(v).removesuffix(" %") for v in shares) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -192,9 +197,9 @@ def least_recognized(rows: dict, class_labels: list[str], count: int = 3) -> str
     for name, r in rows.items():
         if name != "real":
             share = r["per_class_accuracy"]["mean"]
-            worst = np.argsort(share, kind="stable")[:count]
+            made = [c for c in np.argsort(share, kind="stable") if not np.isnan(share[c])]  # NaN: none made
             lines.append(f"{name}: least recognized " + ", ".join(
-                f"{class_labels[c]} {100 * share[c]:.0f} % (real {100 * real[c]:.0f} %)" for c in worst))
+                f"{class_labels[c]} {100 * share[c]:.0f} % (real {percent(real[c])})" for c in made[:count]))
     return "\n".join(lines) + "\n"
 
 
