@@ -267,6 +267,7 @@ def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
     assert set(r["rows"]) == {"real", "borrow", "shift", "interpolate", "sample"}
     assert r["rows"]["real"]["fid"]["ci95"] is not None
     assert (tmp_path / "quality.json").is_file() and len(r["classes"]) == 8
+    assert (tmp_path / "per-class-recognition.png").stat().st_size > 0
     md = (tmp_path / "quality.md").read_text()
     assert "per class" in md and r["classes"][0] in md  # a row per class
     assert len(r["rows"]["borrow"]["per_class_accuracy"]["runs"]) == 2  # one list per seed

@@ -184,18 +184,22 @@ def test_confusion_plot(tmp_path):
         charts.confusion_plot(cm, ["a", "b"], tmp_path / "cm.png")
 
 
-def test_bar_and_gain_charts(tmp_path):
+def test_bar_and_per_class_charts(tmp_path):
     table = {"1-shot": {"baseline": (40.0, 2.0), "+ skelgen": (51.0, 1.0)},
              "full": {"baseline": (85.0, 0.3), "+ flip": (85.5, 0.4), "+ skelgen": (86.0, 0.2)}}
     assert png_size(charts.bar_chart(table, tmp_path / "bars.png", "top-1 (%)", "few-shot")) == (500, 360)
     gains = {"+ flip": [1.0, -2.0, 0.5], "+ skelgen": [4.0, 2.0, -0.5]}
-    assert png_size(charts.gain_chart(gains, ["a", "b", "c"], tmp_path / "gain.png")) == (600, 400)
-    with pytest.raises(SkelgenError, match="2 gains for 3 classes"):
-        charts.gain_chart({"m": [1.0, 2.0]}, ["a", "b", "c"], tmp_path / "gain.png")
+    assert png_size(charts.per_class_chart(gains, ["a", "b", "c"], tmp_path / "gain.png")) == (600, 400)
+    with pytest.raises(SkelgenError, match="2 values for 3 classes"):
+        charts.per_class_chart({"m": [1.0, 2.0]}, ["a", "b", "c"], tmp_path / "gain.png")
+    shares = {"real": [80.0, 90.0, float("nan")]}  # NaN: a gap, not a bar at 0
+    assert png_size(charts.per_class_chart(shares, ["a", "b", "c"], tmp_path / "share.png", "recognized (%)")) \
+        == (600, 400)
 
 
 def test_method_colours_are_stable_across_figures():
     a = charts.method_colors(["baseline", "+ flip", "+ skelgen"])
     b = charts.method_colors(["+ skelgen", "+ flip"])
     assert a["baseline"] == style.BASELINE_COLOR and a["+ skelgen"] == b["+ skelgen"]
+    assert charts.method_colors(["real", "borrow"])["real"] == style.BASELINE_COLOR  # quality's reference row
     assert len(set(charts.method_colors([f"m{i}" for i in range(8)]).values())) == 8

@@ -247,6 +247,10 @@ def _quality_report(checkpoint, data, n, seeds, out, train_split, test_split, ev
         out = make_folder(out)
         md = (markdown({Path(checkpoint).parent.name: rows}) + "\nRecognized as their class, per class (%):\n\n"
               + per_class_markdown(rows, labels))
+        from ..plots import charts
+        charts.per_class_chart({row: [100 * v for v in r["per_class_accuracy"]["mean"]] for row, r in rows.items()},
+                               labels, out / "per-class-recognition.png", "recognized as their class (%)",
+                               "how often each class's sequences are recognized as it")
         for name, text in (("quality.json", json.dumps(result, indent=2)), ("quality.md", md)):
             with AtomicPath(out / name, overwrite=True) as tmp:
                 tmp.write_text(text)

@@ -126,9 +126,9 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
         for sc, methods in scenarios.items():
             gains = {m: [g * 100 for g in r["per_class_gain"]] for m, r in methods.items() if m != "none"}
             if gains:
-                charts.gain_chart(gains, result["classes"], out / f"{kind}-gain-{sc}.png",
-                                  "accuracy gain over none (points)", f"{kind} classifier, {sc}: per-class gain "
-                                  f"over no change", colors=order)
+                charts.per_class_chart(gains, result["classes"], out / f"{kind}-gain-{sc}.png",
+                                       "accuracy gain over none (points)", f"{kind} classifier, {sc}: per-class gain "
+                                       f"over no change", colors=order)
     if result["quality"]:
         table = {sc: {row: (s["fid"]["mean"], s["fid"]["ci95"] or 0.0) for row, s in rows.items()}
                  for sc, rows in result["quality"].items()}

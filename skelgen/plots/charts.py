@@ -94,14 +94,14 @@ def confusion_plot(confusion, class_names, out_png, normalize: bool = True) -> P
 
 
 def method_colors(methods) -> dict[str, str]:
-    """A distinct colour per method, stable across figures: baselines (``none`` or a name with
+    """A distinct colour per method, stable across figures: baselines (``none``, ``real`` or a name with
     "baseline") grey, others hashed into METHOD_COLORS, then EXTRA_METHOD_COLORS (the next unused
     colour on a clash within one figure), then tab20's."""
     palette = METHOD_COLORS + EXTRA_METHOD_COLORS
     spare = [to_hex(c) for c in colormaps["tab20"].colors]
     out: dict[str, str] = {}
     for m in methods:
-        if m.lower() == "none" or "baseline" in m.lower():
+        if m.lower() in ("none", "real") or "baseline" in m.lower():
             out[m] = BASELINE_COLOR
             continue
         k = zlib.crc32(m.encode()) % len(METHOD_COLORS)
@@ -150,18 +150,20 @@ def bar_chart(table: dict, out_png, ylabel: str, title: str = "", colors=None, z
 
 
 @styled
-def gain_chart(per_class_gain: dict, class_names, out_png, ylabel: str = "gain over baseline",
-               title: str = "", colors=None) -> Path:
-    """Per-class gain over a baseline: ``per_class_gain[method]`` holds one value per class."""
-    if not per_class_gain:
-        raise SkelgenError("gain_chart needs at least one method")
-    for m, g in per_class_gain.items():
+def per_class_chart(per_class: dict, class_names, out_png, ylabel: str = "gain over baseline",
+                    title: str = "", colors=None) -> Path:
+    """Grouped bars per class: ``per_class[method]`` holds one value per class (a gain over a
+    baseline, or a share); NaN leaves a gap."""
+    if not per_class:
+        raise SkelgenError("per_class_chart needs at least one method")
+    for m, g in per_class.items():
         if len(g) != len(class_names):
-            raise SkelgenError(f"method {m!r} has {len(g)} gains for {len(class_names)} classes")
-    methods, k = list(per_class_gain), len(class_names)
+            raise SkelgenError(f"method {m!r} has {len(g)} values for {len(class_names)} classes")
+    methods, k = list(per_class), len(class_names)
     fig = new_figure(min(max(6.0, 1.5 + 0.12 * k * len(methods)), 24.0), 4.0)
     ax = fig.add_subplot()
-    _grouped_bars(ax, list(class_names), methods, lambda c, m: (per_class_gain[m][c], 0), title, ylabel, colors)
+    _grouped_bars(ax, list(class_names), methods,
+                  lambda c, m: None if np.isnan(per_class[m][c]) else (per_class[m][c], 0), title, ylabel, colors)
     ax.axhline(0, color="#424242", lw=0.8)
     ax.tick_params(axis="x", rotation=90, labelsize=6 if k > 20 else 7)
     fig.tight_layout()
