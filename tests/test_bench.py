@@ -465,7 +465,7 @@ def test_default_jobs_follow_cores_and_memory(monkeypatch):
     monkeypatch.setattr(W, "_cores", lambda: 16)
     monkeypatch.setattr(W, "_memory_gb", lambda: 64.0)
     assert W.default_jobs() == W.MAX_DEFAULT_JOBS == 8
-    monkeypatch.setattr(W, "_memory_gb", lambda: 6.0)   # 4 workers of 1.5 GB
+    monkeypatch.setattr(W, "_memory_gb", lambda: 12.0)   # 4 workers of 3 GB
     assert W.default_jobs() == 4
     monkeypatch.setattr(W, "_memory_gb", lambda: 1.0)
     assert W.default_jobs() == 1

@@ -67,7 +67,7 @@ class BenchmarkConfig:
                                   # 2-core machine one thread was 3-40x faster than two
     jobs: int = 0                 # generators and classifier runs trained at once, each in its own
                                   # process with `threads` threads (workers.py); 0: one per core, at
-                                  # most 8, and no more than the memory holds at 1.5 GB each
+                                  # most 8, and no more than the memory holds at 3 GB each
 
     def __post_init__(self):
         for key, low in (("frames", 1), ("subset_seed", 0), ("demo_per_class", 4), ("threads", 0), ("jobs", 0)):

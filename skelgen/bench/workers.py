@@ -48,7 +48,8 @@ def train_generator(x: np.ndarray, y: np.ndarray, ids: np.ndarray, meta: dict, g
 
 
 MAX_DEFAULT_JOBS = 8
-WORKER_GB = 1.5  # a GCN worker on NW-UCLA's full scenario held 1.2 GB (torch, its sets, kept activations)
+WORKER_GB = 3.0  # GCN workers on NW-UCLA's full scenario held 2.7 and 3.0 GB after an hour (torch, its sets,
+                 # the freed activations it keeps for reuse); 1.2 GB early on
 
 
 def _cores() -> int:
