@@ -1,6 +1,6 @@
 """Which classes does a generator draw? Per class, how often an evaluator trained on real clips
 recognizes the generator's sequences, and how much of that rests on the clips' frame-to-frame
-jitter rather than their motion (BENCHMARKS.md 8o).
+jitter rather than their motion (BENCHMARKS.md 8o). First, how long each class's clips are.
 
 The evaluator (the benchmark's conv recognizer, 30 epochs) is trained on the fitting split's
 real clips as they are, and again on the same clips smoothed over time (a K-frame moving
@@ -61,6 +61,8 @@ def main():
     plain = train_evaluator(x, y, k, epochs=30, seed=0)
     smoothed = train_evaluator(smooth(x, a.smooth), y, k, epochs=30, seed=0)
     print(f"{'':>28} " + " ".join(f"{c[:4]:>4}" for c in sf.classes.codes))
+    frames = sf.lengths[sf.indices(a.fit)]
+    print(f"{'frames recorded (mean)':>28} " + " ".join(f"{frames[y == c].mean():4.0f}" for c in range(k)))
     for w in range(1, a.smooth + 1, 2):
         print(f"{f'real test, smoothed {w}':>28} {shares(predict(plain, smooth(xt, w)), yt, k)}")
     print(f"{'smoothed evaluator':>28} {shares(predict(smoothed, smooth(xt, a.smooth)), yt, k)}")

@@ -298,11 +298,11 @@ def swapped_texture(bank, frames: int = 5, seed: int = 0):
     source's class: the recognizer knows some classes by their jitter (BENCHMARKS.md 8o), and
     this pairs a class's motions with its other clips' jitter."""
     from skelgen.generate import keep_bone_lengths
+    from class_recognition import smooth  # beside this script
     rng = np.random.default_rng(seed)
 
-    def jitter(a):  # (b, T, ...) minus its moving average over T, ends padded with the end frames
-        pad = np.concatenate([np.repeat(a[:, :1], frames // 2, 1), a, np.repeat(a[:, -1:], frames // 2, 1)], 1)
-        return a - np.mean([pad[:, i:i + a.shape[1]] for i in range(frames)], 0)
+    def jitter(a):  # (b, T, ...) minus its moving average over T
+        return a - smooth(a, frames)
 
     def fix(x, source, layout):
         x = keep_bone_lengths(x, source, layout)

@@ -8,6 +8,7 @@ step (same weights, data and augmentation: equal losses mean the variants comput
     python benchmarks/small_step.py                      # default, foreach and fused AdamW
     python benchmarks/small_step.py --compile            # eager and compiled, fused AdamW
     python benchmarks/small_step.py --profile            # torch.profiler's table of one variant
+    python benchmarks/small_step.py --products           # the step's matrix products alone, GFLOP/s
 """
 import argparse
 import statistics
@@ -45,8 +46,19 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action="store_true", help="eager against torch.compile")
     p.add_argument("--profile", action="store_true", help="profile ten steps of default AdamW")
+    p.add_argument("--products", action="store_true", help="time the step's matrix products alone")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.products:  # (batch x frames) tokens by D = 128: the qkv, MLP-in and MLP-out products
+        for m, k, n in ((a.batch * 32, 128, 384), (a.batch * 32, 128, 512), (a.batch * 32, 512, 128)):
+            left, right = torch.randn(m, k), torch.randn(k, n)
+            for _ in range(3):
+                left @ right
+            t0 = time.perf_counter()
+            for _ in range(50):
+                left @ right
+            print(f"{m} x {k} by {k} x {n}: {2 * m * k * n * 50 / (time.perf_counter() - t0) / 1e9:.0f} GFLOP/s")
+        return
     x = torch.randn(1024, 32, 1, 25, 3, generator=torch.Generator().manual_seed(1))
     if a.profile:
         step = variant(a.batch, x)

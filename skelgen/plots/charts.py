@@ -1,6 +1,6 @@
 """Experiment results drawn: training curves, t-SNE, confusion matrices, grouped bars with error
-bars per method (each method keeps its colour across figures), per-class gains, and the
-faithfulness / novelty curve of a generation knob."""
+bars per method (each method keeps its colour across figures), per-class values (gains over a
+baseline, recognition shares), and the faithfulness / novelty curve of a generation knob."""
 from __future__ import annotations
 
 import zlib
