@@ -63,6 +63,22 @@ def key_padding(lengths: torch.Tensor | None, t: int, extra: int = 0) -> torch.T
     return valid[:, None, None, :]
 
 
+def attention(q, k, v, mask=None, dropout: float = 0.0):
+    """Scaled dot-product attention, q (B, H, Tq, d), k and v (B, H, T, d) -> (B, H, Tq, d).
+
+    In fp32 when bf16 tensors that need gradients reach it on a CPU: there torch's bf16 attention
+    backward ran 3-8x slower than its fp32 one at these shapes (T <= 65 tokens, head size 32-64),
+    which made bf16 training slower than fp32 at the generator's size; its bf16 forward is as
+    fast or 2x faster, so inference stays bf16 (BENCHMARKS 9g). The matrix products around it
+    stay in bf16.
+    """
+    if q.dtype == torch.bfloat16 and q.device.type == "cpu" and q.requires_grad and torch.is_grad_enabled():
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
+                                                  dropout_p=dropout).to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -80,8 +96,7 @@ class SelfAttention(nn.Module):
         else:
             w, bias = self.qkv.weight, self.qkv.bias
             (q,), (k, v) = heads(F.linear(x[:, :queries], w[:d], bias[:d])), heads(F.linear(x, w[d:], bias[d:]))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = attention(q, k, v, mask, self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(b, q.shape[2], d))
 
 

@@ -2,7 +2,9 @@
 import torch
 import torch.nn as nn
 
-from skelgen.model import CLSCrossAttention, ModelConfig, TAHAR, reconstruction_loss
+import torch.nn.functional as F
+
+from skelgen.model import CLSCrossAttention, ModelConfig, TAHAR, attention, reconstruction_loss
 
 CFG = ModelConfig(in_dim=2 * 25 * 3, frames=12, dim=32, heads=4, enc_depth=2, dec_depth=2)
 
@@ -29,6 +31,21 @@ def test_cross_attention_equals_multihead_attention_over_one_key():
     x, cls = torch.randn(2, 9, 32), torch.randn(2, 32)
     expected, _ = ref(x, cls[:, None], cls[:, None])
     torch.testing.assert_close(ours(x, cls), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_bf16_attention_on_cpu_is_computed_in_fp32_when_training():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 9, 8).to(torch.bfloat16).requires_grad_() for _ in range(3))
+    mask = torch.rand(2, 1, 1, 9) > 0.3
+    mask[..., 0] = True
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = attention(q, k, v, mask)
+    assert y.dtype == torch.bfloat16  # the caller's dtype back
+    expected = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask)
+    assert torch.equal(y, expected.to(torch.bfloat16))
+    torch.testing.assert_close(attention(q.float(), k.float(), v.float(), mask), expected)  # fp32 untouched
+    with torch.no_grad():  # inference: torch's bf16 kernel, as fast or faster than fp32
+        assert torch.equal(attention(q, k, v, mask), F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
 
 
 def test_decoder_sees_encoder_only_through_cls():
