@@ -43,6 +43,7 @@ from sklearn.covariance import LedoitWolf
 from .augment import classic_augment
 from .errors import SkelgenError
 from .generation_config import GenerationConfig
+from .precision import autocast, use_bf16
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
@@ -163,6 +164,8 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         raise SkelgenError(f"augmenting generated sequences rotates them in 3D, and this model's joints have "
                            f"{channels} coordinates; generate without --augment")
     f = run.model.in_dim
+    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
+    bf16 = use_bf16(cfg.precision, device, "--precision")
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
     reach = move_reach(model, run, bank, cfg, rate)
     moved = replace(cfg, novelty=cfg.novelty * reach, calibrate=False)  # the move condition() makes
@@ -173,7 +176,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         cls, sources, poses = condition(bank, c, members, b, moved, rng)
         noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, bf16):
             out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
             if cfg.strategy in MOVES:  # the source plus the decoder's change, same decoder input
                 base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()
@@ -197,7 +200,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
                          "sources": [str(bank.ids[j]) for j in sources[k]], "pose_from": str(bank.ids[src]),
                          "noise_scale": cfg.noise_scale, "temperature": cfg.temperature,
                          "novelty": cfg.novelty, "calibrated": cfg.calibrate, "reach": reach, "length": cfg.length,
-                         "augmented": cfg.augment,
+                         "augmented": cfg.augment, "precision": "bf16" if bf16 else "fp32",
                          "nearest": None if near is None else str(bank.ids[near_idx[k]]),
                          "nearest_distance": None if near is None else round(float(near[k]), 5)})
         done += b

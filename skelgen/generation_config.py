@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import SkelgenError, check_range
+from .precision import check_precision
 
 STRATEGIES = ("borrow", "shift", "sample", "interpolate", "gaussian")
 LENGTHS = ("model", "source", "class")
@@ -28,6 +29,9 @@ class GenerationConfig:
                                # measured (BENCHMARKS.md 8j, 10m)
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
+    precision: str = "fp32"    # of the decoder: fp32 gives the same sequences on every machine; bf16
+                               # (or auto, where measured faster) decodes 1.9-2.8x faster on a CPU with
+                               # native bf16, with sequences that differ by rounding (BENCHMARKS.md 9g)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -39,3 +43,4 @@ class GenerationConfig:
         check_range("--temperature", self.temperature, 0, fix=fix)
         check_range("--novelty", self.novelty, 0, fix=fix)
         check_range("batch size", self.batch_size, 1, fix=fix)
+        check_precision(self.precision, "--precision")

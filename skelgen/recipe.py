@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import SkelgenError, check_range
 from .io.atomic import note_input
 from .model import ModelConfig
+from .precision import check_precision
 
 
 def _recipe_dir() -> Path:
@@ -96,8 +97,7 @@ class TrainConfig:
             check_range(f"train.{key}", getattr(self, key), 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {self.precision!r}")
+        check_precision(self.precision)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

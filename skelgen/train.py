@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import json
 import math
 import os
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from .progress import Progress
 from .recipe import Recipe, steps_per_epoch
 from .stopping import stoppable
 from .runtime import keep_freed_memory
+from .precision import autocast, use_bf16
 
 
 def load_sequences(path, split: str | None, frames: int):
@@ -60,48 +59,6 @@ def lr_at(step: int, steps_per_epoch: int, cfg) -> float:
 
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def use_bf16(precision: str, device: torch.device) -> bool:
-    """Whether to train under bf16 autocast: ``auto`` picks it where it is faster (on a CPU, by
-    ``bf16_matmul_faster``'s measurement, not a list of CPU flags); ``bf16`` on a CPU where it is
-    slower still works, with a warning."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise SkelgenError(f"train.precision must be auto, fp32 or bf16, not {precision!r}")
-    if precision == "fp32":
-        return False
-    if device.type == "cuda":
-        return precision == "bf16" or torch.cuda.is_bf16_supported()
-    faster = bf16_matmul_faster()
-    if precision == "bf16" and not faster:
-        print("skelgen: warning: bf16 matrix products are not native on this CPU (measured slower than "
-              "fp32); training will be slow; train.precision=auto picks fp32 here", file=sys.stderr)
-    return precision == "bf16" or faster
-
-
-@functools.cache
-def bf16_matmul_faster(n: int = 256, budget_s: float = 0.02, margin: float = 1.5) -> bool:
-    """Whether an n x n bf16 matrix product (nn.Linear's layout, a @ b.T) runs ``margin`` times
-    faster than the fp32 one on this CPU: the best of up to 10 timed products each, after a
-    warm-up. Measured bf16/fp32 peak ratios: 6x with native bf16 (AMX, issue 17); without it,
-    0.2x on an AVX-512 Ice Lake and 0.002-0.14x on an AVX2 EPYC (BENCHMARKS.md 4, 9). The margin
-    keeps a busy machine's noise from flipping the pick between runs. Cached for the process;
-    0.07-0.16 s on the Ice Lake (1-2 threads), where bf16 is emulated."""
-    seconds = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        a, b = torch.ones(n, n, dtype=dtype), torch.ones(n, n, dtype=dtype)
-        a @ b.t()  # warm-up: kernel selection, first touch of the buffers
-        times, start = [], time.perf_counter()
-        while len(times) < 10 and (not times or time.perf_counter() - start < budget_s):
-            t = time.perf_counter()
-            a @ b.t()
-            times.append(time.perf_counter() - t)
-        seconds[dtype] = min(times)
-    return seconds[torch.bfloat16] * margin < seconds[torch.float32]
-
-
-def autocast(device: torch.device, bf16: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 clock = time.monotonic  # seconds; a module name so that tests can move time on

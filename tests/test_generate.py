@@ -151,6 +151,25 @@ def test_provenance_names_the_route_knob_and_nearest_training_sequence(tmp_path,
     assert raw["reach"] == 1.0
 
 
+def test_bf16_decoding_stays_near_fp32_and_provenance_says_which(tmp_path, trained, demo_file):
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        outs[precision] = tmp_path / f"{precision}.h5"
+        synth(trained, demo_file, "A024", 6, outs[precision], GenerationConfig(precision=precision, length="model"), seed=3,
+              show_progress=False)
+    with SkeletonFile(outs["fp32"]) as a, SkeletonFile(outs["bf16"]) as b:
+        assert (a.provenance(0)["precision"], b.provenance(0)["precision"]) == ("fp32", "bf16")
+        x, z = np.stack([a.sample(i) for i in range(6)]), np.stack([b.sample(i) for i in range(6)])
+    assert not np.array_equal(x, z)  # bf16 was used
+    # the same sources and moves: only bf16 rounding apart (sequences span about a metre)
+    assert np.sqrt(((x - z) ** 2).mean()) < 0.03 * np.sqrt(((x - x.mean()) ** 2).mean())
+
+
+def test_precision_must_be_known():
+    with pytest.raises(SkelgenError, match="--precision must be auto, fp32 or bf16"):
+        GenerationConfig(precision="fp16")
+
+
 def test_augment_gives_each_generated_sequence_classic_augmentation(tmp_path, trained, demo_file):
     """--augment (the benchmark's >classic): the same sources and moves, then rotated, scaled,
     noised and cropped; the same seed gives the same output; calibration measures the move alone."""

@@ -84,11 +84,12 @@ def test_every_fraction_is_taken_against_the_best_peak_probe():
     from skelgen.speed.speed import peak_fractions
     r = {"peaks": {"fp32": 200.0, "bf16": 50.0},
          "training": {"paper": {"dim": 512, "skelgen_fp32": {"gflops": 150.0}, "reference_bf16": {"gflops": 10.0}}},
-         "generation": {"decoder_gflops": 100.0}}
+         "generation": {"decoder_gflops": 100.0, "bf16": {"decoder_gflops": 40.0}}}
     peak_fractions(r)
     assert r["training"]["paper"]["skelgen_fp32"]["peak_fraction"] == 0.75
     assert r["training"]["paper"]["reference_bf16"]["peak_fraction"] == 0.2
     assert (r["generation"]["fp32_peak_fraction"], r["generation"]["bf16_peak_fraction"]) == (0.5, 2.0)
+    assert r["generation"]["bf16"]["peak_fraction"] == 0.8
 
 
 def test_speed_quick_reports_every_figure():
@@ -111,6 +112,9 @@ def test_speed_quick_reports_every_figure():
     assert r["peaks"]["fp32"] > 0 and r["peaks"]["bf16"] > 0
     assert len(r["peak_probes"]) == 2 and all(r["peaks"][k] == max(p[k] for p in r["peak_probes"]) for k in r["peaks"])
     assert r["generation"]["sequences"] == 8 and r["generation"]["decoder_gflops"] > 0
+    from skelgen.precision import bf16_matmul_faster
+    b = r["generation"]["bf16"]  # bf16 decoding is measured where it is native, else skipped
+    assert (b["sequences"] == 8 and b["peak_fraction"] > 0) if bf16_matmul_faster() else b is None
     assert r["generation"]["calibration_s"] is None and r["config"]["calibrate"] is False  # --quick skips it
     assert {r["conversion"][k]["files"] for k in ("ntu", "nwucla")} == {3, 6}
     assert r["synth_memory"]["n"] == 20 and 0 < r["synth_memory"]["peak_rss_gb"] < 4

@@ -10,7 +10,8 @@ import torch
 from skelgen.checkpoint import load_checkpoint
 from skelgen.errors import SkelgenError
 from skelgen.recipe import available_recipes, load_recipe
-from skelgen.train import bf16_matmul_faster, lr_at, pretrain, read_log, use_bf16
+from skelgen.precision import bf16_matmul_faster, use_bf16
+from skelgen.train import lr_at, pretrain, read_log
 from conftest import tiny_recipe
 
 
@@ -164,8 +165,8 @@ def test_interrupt_saves_last_completed_epoch_and_resumes_exactly(tmp_path, demo
 
 @pytest.mark.parametrize("faster", [True, False])
 def test_auto_precision_follows_the_probe(faster, monkeypatch, capsys):
-    import skelgen.train as train_module
-    monkeypatch.setattr(train_module, "bf16_matmul_faster", lambda: faster)
+    import skelgen.precision as precision_module
+    monkeypatch.setattr(precision_module, "bf16_matmul_faster", lambda: faster)
     cpu = torch.device("cpu")
     assert use_bf16("auto", cpu) is faster
     assert use_bf16("fp32", cpu) is False

@@ -137,7 +137,7 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
 
 
 def machine() -> dict:
-    from ..train import use_bf16
+    from ..precision import use_bf16
     return {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu_model": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "auto_precision": "bf16" if use_bf16("auto", torch.device("cpu")) else "fp32",
@@ -185,6 +185,8 @@ def peak_fractions(r: dict):
     g = r["generation"]
     for k in ("fp32", "bf16"):
         g[f"{k}_peak_fraction"] = significant(g["decoder_gflops"] / p[k])
+    if g.get("bf16"):
+        g["bf16"]["peak_fraction"] = significant(g["bf16"]["decoder_gflops"] / p["bf16"])
 
 
 def _timed(fn) -> float:
@@ -247,7 +249,7 @@ def _pair(cfg: SpeedConfig, size: str, bf16: bool) -> dict[str, _Trainer]:
 
 def training(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     """Both sizes, each as ``training_at``; {"paper": ..., "generator": ...}."""
-    from ..train import bf16_matmul_faster
+    from ..precision import bf16_matmul_faster
     same_batch = bf16_matmul_faster()  # auto picks bf16: measure it at the fp32 batch
     steps = 2 * (6 + 2 * cfg.steps + 2 * (cfg.steps if same_batch else 1))  # 2 sizes, for the bar
     with Progress(steps, "training steps", "steps", enabled=show_progress) as bar:
@@ -341,6 +343,7 @@ def generation(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     from ..generate import ClassBank, GenerationConfig, synthesize
     from ..io.dataset import ClassList
     from ..layouts import NTU25
+    from ..precision import bf16_matmul_faster
     from ..recipe import Recipe
     mc = cfg.model_config()
     torch.manual_seed(0)
@@ -354,17 +357,25 @@ def generation(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     for _ in synthesize(model, run, bank, 0, 2, GenerationConfig(batch_size=2, calibrate=cfg.calibrate), seed=0):
         pass  # warm-up, and the calibration, cached in the bank for the timed batches
     calibration_s = time.perf_counter() - t if cfg.calibrate else None
-    model.seconds, model.decoded, n, done = 0.0, 0, cfg.gen_batch * cfg.gen_batches, 0
-    t = time.perf_counter()
-    with Progress(n, "generation", "seq", enabled=show_progress) as bar:
-        for xs, _ in synthesize(model, run, bank, 0, n, GenerationConfig(batch_size=cfg.gen_batch,
-                                                                         calibrate=cfg.calibrate), seed=0):
+    n = cfg.gen_batch * cfg.gen_batches
+
+    def rate(precision: str, bar) -> dict:
+        model.seconds, model.decoded, done = 0.0, 0, 0
+        t = time.perf_counter()
+        gc = GenerationConfig(batch_size=cfg.gen_batch, calibrate=cfg.calibrate, precision=precision)
+        for xs, _ in synthesize(model, run, bank, 0, n, gc, seed=0):
             done += len(xs)
             bar.update(len(xs))
-    total = time.perf_counter() - t
-    gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
-    return {"sequences": done, "batch": cfg.gen_batch, "sequences_per_s": significant(done / total),
-            "decoder_time_fraction": significant(model.seconds / total), "decoder_gflops": significant(gflops),
+        total = time.perf_counter() - t
+        gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
+        return {"sequences": done, "sequences_per_s": significant(done / total),
+                "decoder_time_fraction": significant(model.seconds / total), "decoder_gflops": significant(gflops)}
+
+    # bf16 decoding (synth --precision bf16) only where it is native: emulated, it would take minutes
+    precisions = ("fp32", "bf16") if bf16_matmul_faster() else ("fp32",)
+    with Progress(n * len(precisions), "generation", "seq", enabled=show_progress) as bar:
+        r = {p: rate(p, bar) for p in precisions}
+    return {**r["fp32"], "batch": cfg.gen_batch, "bf16": r.get("bf16"),
             "calibration_s": None if calibration_s is None else round(calibration_s, 2)}
 
 
