@@ -2,7 +2,7 @@
 split: parameter count, top-1, class-balanced accuracy and wall time (one torch thread).
 
     skelgen convert nw-ucla ../shared/data/NW-UCLA/all_sqe --out /tmp/nw-ucla.h5
-    python benchmarks/classifier_full.py /tmp/nw-ucla.h5 --kind gcn --epochs 30 --seed 0
+    python benchmarks/classifier_full.py /tmp/nw-ucla.h5 --kind gcn --epochs 30 --seed 0 [--precision bf16]
 """
 from __future__ import annotations
 
@@ -26,18 +26,20 @@ def main():
     p.add_argument("--gcn-width", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
     a = p.parse_args()
     torch.set_num_threads(1)
     with SkeletonFile(a.data) as sf:
         (x, y, _), (xt, yt, _) = load_split(sf, "train", a.frames), load_split(sf, "test", a.frames)
         layout, k = sf.layout, len(sf.classes.codes)
-    cfg = ClassifierConfig(kind=a.kind, width=a.width, gcn_width=a.gcn_width, epochs=a.epochs)
+    cfg = ClassifierConfig(kind=a.kind, width=a.width, gcn_width=a.gcn_width, epochs=a.epochs,
+                           precision=a.precision)
     t = time.perf_counter()
     model = train_classifier(x, y, k, cfg, a.seed, layout=layout)
     seconds = time.perf_counter() - t
     s = score(yt, predict(model, xt), torch.bincount(torch.as_tensor(y), minlength=k).numpy())
     print(json.dumps({"kind": a.kind, "params": sum(p.numel() for p in model.parameters()), "epochs": a.epochs,
-                      "seed": a.seed, "train": len(y), "test": len(yt), "top1": round(100 * s["top1"], 1),
+                      "precision": a.precision, "seed": a.seed, "train": len(y), "test": len(yt), "top1": round(100 * s["top1"], 1),
                       "balanced": round(100 * s["balanced"], 1), "rare_third": round(100 * s["rare_third"], 1),
                       "train_minutes": round(seconds / 60, 2)}))
 

@@ -389,6 +389,29 @@ def test_gcn_beats_chance_on_the_demo_data(splits, demo):
     assert (predict(model, x_te) == y_te).mean() > 3 / 8  # chance: 1/8
 
 
+@pytest.mark.parametrize("kind", ["conv", "gcn"])
+def test_bf16_classifiers_learn_as_fp32_ones_do(splits, demo, kind):
+    (x_tr, y_tr, _), (x_te, y_te, _) = splits
+    with SkeletonFile(demo) as sf:
+        layout = sf.layout
+    acc = {}
+    for precision in ("fp32", "bf16"):
+        cfg = ClassifierConfig(kind=kind, width=16, gcn_width=8, epochs=15, batch_size=16, lr=3e-3, precision=precision)
+        acc[precision] = (predict(train_classifier(x_tr, y_tr, 8, cfg, seed=0, layout=layout), x_te) == y_te).mean()
+    assert acc["bf16"] > 3 / 8 and abs(acc["bf16"] - acc["fp32"]) <= 0.25  # chance: 1/8
+
+
+@pytest.mark.parametrize("faster", [True, False])
+def test_cached_cells_name_the_precision_auto_picked(faster, monkeypatch):
+    import skelgen.precision as precision_module
+    from skelgen.bench.classifier import resolved
+    monkeypatch.setattr(precision_module, "bf16_matmul_faster", lambda: faster)
+    assert resolved(ClassifierConfig()).precision == ("bf16" if faster else "fp32")
+    assert resolved(ClassifierConfig(precision="fp32")).precision == "fp32"
+    with pytest.raises(SkelgenError, match="classifier.precision must be auto, fp32 or bf16"):
+        ClassifierConfig(precision="half")
+
+
 def test_early_stopping_returns_the_best_model_and_stops(splits):
     (x, y, _), _ = splits
     held = validation_split(y, 8, 0.34, seed=0)

@@ -15,6 +15,7 @@ stops after ``patience`` checks without a better one and returns the best model.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from ..errors import SkelgenError, check_range
 from ..evaluate import Scores
 from ..layouts import Layout
 from ..progress import Progress
+from ..precision import autocast, check_precision, use_bf16
 from ..train import pick_device
 from .gcn import GCNClassifier
 
@@ -52,6 +54,8 @@ class ClassifierConfig:
                                # sequences (rounded down) to stop on; 0: no validation set
     patience: int = 0          # stop after this many checks (one every tenth of the steps) without
                                # better validation accuracy (0: never)
+    precision: str = "auto"    # of training: auto | fp32 | bf16 (auto: bf16 where its products are
+                               # measured faster; the GCN step ran 2x faster on an AMX Xeon, BENCHMARKS.md 9g)
 
     def __post_init__(self):
         check_kind(self.kind)
@@ -62,8 +66,16 @@ class ClassifierConfig:
         check_range("classifier.val_fraction", self.val_fraction, 0, 1, high_open=True,
                     fix="fix it in the benchmark recipe")
         check_range("classifier.patience", self.patience, 0, fix="fix it in the benchmark recipe")
+        check_precision(self.precision, "classifier.precision")
         if not self.lr > 0:
             raise SkelgenError(f"classifier.lr must be a number > 0, not {self.lr!r}; fix it in the benchmark recipe")
+
+
+def resolved(cfg: ClassifierConfig) -> ClassifierConfig:
+    """``cfg`` with its precision as this machine runs it (``auto`` made fp32 or bf16), so that a
+    cached result names the precision that made it."""
+    bf16 = use_bf16(cfg.precision, pick_device(), "classifier.precision")
+    return dataclasses.replace(cfg, precision="bf16" if bf16 else "fp32")
 
 
 def check_kind(kind: str) -> str:
@@ -120,6 +132,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
     Initialization, order and dropout all follow ``seed``."""
     torch.manual_seed(seed)
     gen, device = torch.Generator().manual_seed(seed), pick_device()
+    bf16 = use_bf16(cfg.precision, device, "classifier.precision")
     xt = torch.as_tensor(x, dtype=torch.float32, device=device)
     yt = torch.as_tensor(y, dtype=torch.long, device=device)
     model = make_classifier(cfg, tuple(xt.shape[1:]), num_classes, layout).to(device)
@@ -140,7 +153,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
             for group in opt.param_groups:
                 group["lr"] = 0.5 * cfg.lr * (1 + math.cos(math.pi * step / total))
             b = order[(step % per_epoch) * bs: (step % per_epoch + 1) * bs]
-            loss = F.cross_entropy(model(xt[b]), yt[b])
+            with autocast(device, bf16):
+                logits = model(xt[b])
+            loss = F.cross_entropy(logits.float(), yt[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

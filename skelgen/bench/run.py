@@ -42,7 +42,7 @@ from ..progress import Progress
 from ..runtime import torch_threads
 from ..recipe import Tables
 from . import methods as M
-from .classifier import TRAINING, ClassifierConfig, check_kind, train_classifier
+from .classifier import TRAINING, ClassifierConfig, check_kind, resolved, train_classifier
 from .quality import rate, train_evaluator
 from .report import write_report
 from .scenarios import make_scenario, validation_split
@@ -337,7 +337,7 @@ def _classify(r: BenchRecipe, kinds: list[str], sc, real: M.TrainingSet, removed
             for seed in b.seeds:
                 ts = None
                 for kind in kinds:
-                    cfg = dataclasses.replace(r.classifier, kind=kind)
+                    cfg = dataclasses.replace(resolved(r.classifier), kind=kind)
                     path = cells.key(TRAINING, sc.indices.tobytes(), real.ids.tolist(), sc.add.tolist(), method,
                                      seed, dataclasses.asdict(cfg), steps,
                                      (r.generator.cache_key(), GENERATION) if skelgen else None)
