@@ -410,6 +410,9 @@ def test_cached_cells_name_the_precision_auto_picked(faster, monkeypatch):
     assert resolved(ClassifierConfig(precision="fp32")).precision == "fp32"
     with pytest.raises(SkelgenError, match="classifier.precision must be auto, fp32 or bf16"):
         ClassifierConfig(precision="half")
+    x, y, ids = np.zeros((4, 8, 1, 25, 3), np.float32), np.arange(4), np.arange(4)
+    folder = M.generator_folder(x, y, ids, {"layout": NTU25, "codes": ["a"]}, GeneratorConfig(), "cache")
+    assert folder.name.endswith("-bf16") is faster  # a bf16 generator is cached apart from fp32 ones
 
 
 def test_early_stopping_returns_the_best_model_and_stops(splits):

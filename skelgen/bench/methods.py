@@ -39,7 +39,8 @@ from ..generate import GenerationConfig, bank_from_inputs, synthesize
 from ..generation_config import STRATEGIES
 from ..io.dataset import DatasetWriter
 from ..recipe import load_recipe
-from ..train import pretrain
+from ..precision import use_bf16
+from ..train import pick_device, pretrain
 from .classifier import probabilities
 
 BASELINES = ("none", "oversample", "smote", "classic")
@@ -169,11 +170,14 @@ def pretraining_set(g, train, indices: np.ndarray):
 
 
 def generator_folder(x, y, ids, meta: dict, g, cache_dir) -> Path:
-    """``<cache_dir>/<fingerprint of the data>-<hash of the recipe>``: where the generator
-    pretrained on x, y, ids with the settings ``g`` is cached (``generator_checkpoint``)."""
+    """``<cache_dir>/<fingerprint of the data>-<hash of the recipe>[-bf16]``: where the generator
+    pretrained on x, y, ids with the settings ``g`` is cached (``generator_checkpoint``); one
+    trained in bf16 (``auto`` on a CPU with native bf16) is kept apart from fp32 ones."""
     key = _digest(x.tobytes(), y.astype(np.int64).tobytes(), list(map(str, ids)),
                   meta["layout"].to_dict(), meta["codes"])
-    return Path(cache_dir) / f"{key}-{recipe_digest(generator_recipe(g, x.shape[1], len(x)))}"
+    recipe = generator_recipe(g, x.shape[1], len(x))
+    bf16 = use_bf16(recipe.train.precision, pick_device())
+    return Path(cache_dir) / f"{key}-{recipe_digest(recipe)}{'-bf16' if bf16 else ''}"
 
 
 def generator_checkpoint(x, y, ids, meta: dict, g, cache_dir, show_progress=True):
