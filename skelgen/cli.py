@@ -443,7 +443,8 @@ def quality(checkpoint, data, n, seeds, noise_scale, novelty, calibrate, train_s
 @click.option("--quick", is_flag=True, help="A tiny configuration that runs in seconds (checks the command only).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Training batch (default 128).")
 @click.option("--frames", type=click.IntRange(min=2), default=None, help="Frames T (default 64).")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Timed training steps per fp32 variant (default 2).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Timed training steps per variant at the paper's size (default 2; 5x at the generator's).")
 @click.option("--synth-n", type=click.IntRange(min=1), default=None, help="Sequences for the synth memory figure (default 100000).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: one per CPU).")
 def speed(as_json, quick, batch, frames, steps, synth_n, threads):

@@ -57,7 +57,8 @@ class SpeedConfig:
     gen_model_frames: int = 32  # (recipes/bench-*.toml: model.dim=128, model.heads=4, batch 64)
     gen_model_dim: int = 128
     gen_model_heads: int = 4
-    steps: int = 2              # timed training steps per fp32 variant, after a small warm-up step
+    steps: int = 2              # timed training steps per variant at the paper's size (5x at the
+                                # generator's), after a warm-up step
     bf16_step_s: float = 3.0    # a bf16 step's length: its batch shrinks to fit where bf16 is slow
     gen_batch: int = 256        # generation batch (GenerationConfig's default)
     gen_batches: int = 2
@@ -251,28 +252,39 @@ def training(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     """Both sizes, each as ``training_at``; {"paper": ..., "generator": ...}."""
     from ..precision import bf16_matmul_faster
     same_batch = bf16_matmul_faster()  # auto picks bf16: measure it at the fp32 batch
-    steps = 2 * (6 + 2 * cfg.steps + 2 * (cfg.steps if same_batch else 1))  # 2 sizes, for the bar
-    with Progress(steps, "training steps", "steps", enabled=show_progress) as bar:
+    bar_steps = sum(6 + 2 * timed_steps(cfg, size) * (2 if same_batch else 1) + (0 if same_batch else 2)
+                    for size in ("paper", "generator"))
+    with Progress(bar_steps, "training steps", "steps", enabled=show_progress) as bar:
         return {size: training_at(cfg, size, same_batch, bar) for size in ("paper", "generator")}
 
 
+def timed_steps(cfg: SpeedConfig, size: str) -> int:
+    """``cfg.steps`` at the paper's size; 5x that at the generator's, whose steps are 25-50x
+    shorter and so noisier (median of more)."""
+    return cfg.steps if size == "paper" else 5 * cfg.steps
+
+
 def training_at(cfg: SpeedConfig, size: str, same_batch: bool, bar: Progress) -> dict:
-    """fp32, then bf16 autocast, at ``size``; each pair warmed up, then its steps timed
-    alternately (both see the same machine load), median. Unless ``same_batch``, bf16's batch
-    shrinks so that a step takes about ``cfg.bf16_step_s``, sized from a 1-sample step."""
+    """fp32, then bf16 autocast, at ``size``; each pair warmed up with a step at the batch it is
+    timed at (first calls at a shape select and build kernels: with native bf16 they cost more
+    than a generator-size step), then its steps timed alternately (both see the same machine
+    load), median. Unless ``same_batch``, bf16's batch shrinks so that a step takes about
+    ``cfg.bf16_step_s``, sized from a 1-sample step after a warm-up at batch 8."""
     mc = cfg.model_config(size)
     out = {"frames": mc.frames, "dim": mc.dim, "heads": mc.heads, "depth": mc.enc_depth}
-    for precision, steps in (("fp32", cfg.steps), ("bf16", cfg.steps if same_batch else 1)):
+    steps = timed_steps(cfg, size)
+    for precision in ("fp32", "bf16"):
         pair = _pair(cfg, size, precision == "bf16")
+        shrink = precision == "bf16" and not same_batch
         for trainer in pair.values():
-            trainer.step(batch=min(trainer.batch, 8))
+            trainer.step(batch=min(trainer.batch, 8) if shrink else trainer.batch)
             bar.update(1)
-        if precision == "bf16" and not same_batch:
+        if shrink:
             one = pair["skelgen"].step(batch=1)  # includes per-step costs: errs to a smaller batch
             for trainer in pair.values():
                 trainer.batch = min(trainer.batch, max(1, int(cfg.bf16_step_s / one)))
         bar.update(1)
-        for _ in range(steps):
+        for _ in range(1 if shrink else steps):
             for name, trainer in pair.items():
                 trainer.step()
                 bar.update(1, last=f"{size} {name} {precision} {trainer.times[-1]:.1f} s")
