@@ -68,6 +68,14 @@ def test_random_state_makes_it_reproducible(trained, data, strategy):
     assert not np.array_equal(a[21:], c[21:])
 
 
+def test_bf16_decoding_is_reachable_from_the_sampler(trained, data):
+    x, y = data
+    run = lambda p: SkelgenSampler(checkpoint=trained, precision=p, random_state=3).fit_resample(x, y)[0]
+    fp32, bf16 = run("fp32"), run("bf16")
+    assert fp32.shape == bf16.shape and not np.array_equal(fp32, bf16)
+    np.testing.assert_array_equal(fp32[: len(x)], bf16[: len(x)])  # the given samples untouched
+
+
 def test_augment_gives_the_generated_sequences_classic_augmentation(trained, data):
     x, y = data
     run = lambda augment: SkelgenSampler(checkpoint=trained, strategy="interpolate", augment=augment,
@@ -104,6 +112,8 @@ def test_clear_errors(trained, data):
         SkelgenSampler(checkpoint=trained, sampling_strategy={7: 20}).fit_resample(x, y)
     with pytest.raises(SkelgenError, match="strategy"):
         SkelgenSampler(checkpoint=trained, strategy="magic").fit_resample(x, y)
+    with pytest.raises(SkelgenError, match="precision"):
+        SkelgenSampler(checkpoint=trained, precision="fp16").fit_resample(x, y)
     with pytest.raises(SkelgenError, match="skelgen pretrain"):  # no checkpoint and no pretrain run here
         SkelgenSampler().fit_resample(x, y)
 
