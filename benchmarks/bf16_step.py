@@ -17,7 +17,6 @@ equal losses mean the variants compute the same.
     python benchmarks/bf16_step.py --products --size paper   # the step's products alone
 """
 import argparse
-import statistics
 import time
 from unittest import mock
 
@@ -26,9 +25,9 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import skelgen.model as model_module
-from skelgen.model import ModelConfig, TAHAR
-from skelgen.recipe import load_recipe
-from skelgen.train import Objective, train_step
+from skelgen.model import ModelConfig
+import small_step  # benchmarks/, beside this script
+from small_step import race
 
 SIZES = {"paper": dict(dim=512, frames=64, heads=8, batch=128), "generator": dict(dim=128, frames=32, heads=4, batch=64)}
 
@@ -79,21 +78,16 @@ def bf16_attention(q, k, v, mask=None, dropout=0.0):
 
 
 def variant(s, x, bf16: bool, attention=None, compiled: bool = False):
-    torch.manual_seed(0)
-    model = TAHAR(ModelConfig(in_dim=75, frames=s["frames"], dim=s["dim"], heads=s["heads"]))
-    objective = torch.compile(Objective(model)) if compiled else Objective(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    aug, gen = load_recipe("skelgen-small").augment, torch.Generator().manual_seed(0)
+    """small_step's variant at size ``s``; with ``attention``, skelgen's attention replaced by it."""
+    step = small_step.variant(s["batch"], x, compiled, bf16, ModelConfig(in_dim=75, frames=s["frames"], dim=s["dim"],
+                                                                         heads=s["heads"]), lr=1e-4)
+    if attention is None:
+        return step
 
-    def step() -> float:
-        with mock.patch.object(model_module, "attention", attention or model_module.attention):
-            loss = train_step(objective, x[torch.randint(0, len(x), (s["batch"],), generator=gen)], gen, aug,
-                              bf16, torch.device("cpu"))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return loss.item()
-    return step
+    def patched() -> float:
+        with mock.patch.object(model_module, "attention", attention):
+            return step()
+    return patched
 
 
 def main():
@@ -119,15 +113,7 @@ def main():
         t0 = time.perf_counter()
         variants["bf16, fp32 attention, compiled"]()
         print(f"first compiled step (the compilation): {time.perf_counter() - t0:.1f} s")
-    seconds, losses = {k: [] for k in variants}, {}
-    for _ in range(a.steps):
-        for name, step in variants.items():
-            t0 = time.perf_counter()
-            losses[name] = step()
-            seconds[name].append(time.perf_counter() - t0)
-    for name in variants:
-        ms = statistics.median(seconds[name][2:]) * 1000
-        print(f"{name:>31}: {ms:7.1f} ms a step, {s['batch'] / ms * 1000:7.1f} samples/s, loss {losses[name]:.5f}")
+    race(variants, a.steps, 2, s["batch"])
 
 
 if __name__ == "__main__":

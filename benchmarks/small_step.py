@@ -21,17 +21,18 @@ from skelgen.recipe import load_recipe
 from skelgen.train import Objective, train_step
 
 
-def variant(batch: int, x: torch.Tensor, compiled: bool = False, **adamw):
-    """A fresh generator-size model and its optimizer; returns step() -> loss."""
+def variant(batch: int, x: torch.Tensor, compiled: bool = False, bf16: bool = False, model: ModelConfig = None,
+            lr: float = 1e-3, **adamw):
+    """A fresh model (default: the generator's size) and its optimizer; returns step() -> loss."""
     torch.manual_seed(0)
-    model = TAHAR(ModelConfig(in_dim=75, frames=32, dim=128, heads=4))
+    model = TAHAR(model or ModelConfig(in_dim=75, frames=32, dim=128, heads=4))
     objective = torch.compile(Objective(model)) if compiled else Objective(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, **adamw)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, **adamw)
     aug, gen = load_recipe("skelgen-small").augment, torch.Generator().manual_seed(0)
 
     def step() -> float:
         batch_x = x[torch.randint(0, len(x), (batch,), generator=gen)]
-        loss = train_step(objective, batch_x, gen, aug, False, torch.device("cpu"))
+        loss = train_step(objective, batch_x, gen, aug, bf16, torch.device("cpu"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -77,15 +78,23 @@ def main():
     else:
         variants = {"default": variant(a.batch, x), "foreach": variant(a.batch, x, foreach=True),
                     "fused": variant(a.batch, x, fused=True)}
+    race(variants, a.steps, 5, a.batch)
+
+
+def race(variants: dict, steps: int, warmup: int, batch: int):
+    """``steps`` steps of each variant (name -> step() returning the loss), one of each in turn, so
+    that a noisy machine slows them alike; prints each one's median step after ``warmup`` steps,
+    its samples/s at ``batch``, and its last loss."""
     seconds, losses = {k: [] for k in variants}, {}
-    for _ in range(a.steps):
+    for _ in range(steps):
         for name, step in variants.items():
             t0 = time.perf_counter()
             losses[name] = step()
             seconds[name].append(time.perf_counter() - t0)
+    width = max(map(len, variants))
     for name in variants:
-        ms = statistics.median(seconds[name][5:]) * 1000
-        print(f"{name:>9}: {ms:6.1f} ms a step, {a.batch / ms * 1000:6.0f} samples/s, loss {losses[name]:.5f}")
+        ms = statistics.median(seconds[name][warmup:]) * 1000
+        print(f"{name:>{width}}: {ms:7.1f} ms a step, {batch / ms * 1000:7.1f} samples/s, loss {losses[name]:.5f}")
 
 
 if __name__ == "__main__":
