@@ -11,8 +11,10 @@ formats them):
                 GFLOP/s (``flops``) against the peak; the bf16 loss against the fp32 loss
   data          batch gather + augmentation + masking as a fraction of skelgen's fp32 step
   generation    sequences/s of ``generate.synthesize`` (synth's decoding path) and the
-                decoder's GFLOP/s within it; apart, the one-off seconds before the first
-                batch: calibrating the novelty (``generate.calibrated_reach``) and a warm-up
+                decoder's GFLOP/s within it, in fp32 (synth's default) and, where bf16 is
+                native, in bf16 (``synth --precision bf16``, under ``"bf16"``); apart, the
+                one-off seconds before the first batch: calibrating the novelty
+                (``generate.calibrated_reach``) and a warm-up
   conversion    files/s of the NTU and NW-UCLA importers (real NW-UCLA clips where present)
   synth_memory  peak memory (max RSS) of a child ``skelgen synth --n N`` streaming to disk
   targets       the issue's target ratios, each measured, with pass or miss
