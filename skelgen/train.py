@@ -134,7 +134,9 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
-        print(f"pretraining recipe {run.recipe.name} on {data} ({len(x)} sequences) -> {out_dir}", file=sys.stderr)
+        chosen = ", chosen by measuring" if recipe.train.precision == "auto" else ""
+        print(f"pretraining recipe {run.recipe.name} on {data} ({len(x)} sequences, {'bf16' if bf16 else 'fp32'}"
+              f"{chosen}) -> {out_dir}", file=sys.stderr)
     if rank == 0 and not resume and log_path.exists():
         log_path.unlink()
     training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress)
