@@ -27,7 +27,7 @@ from .augment import augment, decoder_input
 from .checkpoint import (Checkpoint, DataInfo, RunInfo, check_compatible, file_fingerprint, load_checkpoint,
                          record_latest, save_checkpoint)
 from .errors import SkelgenError
-from .io.atomic import MB, check_folder, check_space, guarded, make_folder, note_input
+from .io.atomic import MB, AtomicPath, check_folder, check_space, guarded, make_folder, note_input
 from .io.dataset import SkeletonFile
 from .architectures import build_model
 from .model import ModelConfig
@@ -137,8 +137,11 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
         chosen = ", chosen by measuring" if recipe.train.precision == "auto" else ""
         print(f"pretraining recipe {run.recipe.name} on {data} ({len(x)} sequences, {'bf16' if bf16 else 'fp32'}"
               f"{chosen}) -> {out_dir}", file=sys.stderr)
-    if rank == 0 and not resume and log_path.exists():
-        log_path.unlink()
+    if rank == 0 and log_path.exists():
+        if resume:
+            trim_log(log_path, start_epoch)
+        else:
+            log_path.unlink()
     training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress)
     last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
     train_epochs(training, start_epoch, last, ckpt_path, log_path)
@@ -287,10 +290,10 @@ def train_epochs(t: Training, start_epoch: int, last: int, ckpt_path: Path, log_
     tc = t.run.recipe.train
 
     def write(state: dict, rows: list[dict]):
-        if t.rank == 0:
-            save_checkpoint(Checkpoint(t.run, **state), ckpt_path)
-            with open(log_path, "a") as f:  # with their checkpoint, so a resumed log has no repeats
+        if t.rank == 0:  # the rows first: a run killed between the two resumes from the checkpoint
+            with open(log_path, "a") as f:  # before, and trims the rows beyond it (trim_log)
                 f.write("".join(json.dumps(r) + "\n" for r in rows))
+            save_checkpoint(Checkpoint(t.run, **state), ckpt_path)
 
     rows = []  # log rows of the epochs since the last checkpoint
     unsaved = None  # (state, rows) of the last completed epoch when it is not on disk yet
@@ -312,6 +315,18 @@ def train_epochs(t: Training, start_epoch: int, last: int, ckpt_path: Path, log_
                 if t.show_progress:
                     print(f"saved epoch {unsaved[0]['epoch']} to {ckpt_path}", file=sys.stderr)
             raise
+
+
+def trim_log(path: Path, epochs: int):
+    """Keep the log rows of the first ``epochs`` epochs, those its checkpoint holds: a run killed
+    after writing a row but before its checkpoint, or in the middle of a row, left more."""
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(json.JSONDecodeError, AttributeError, TypeError):
+            if json.loads(line).get("epoch", epochs + 1) <= epochs:
+                kept.append(line + "\n")
+    with AtomicPath(path, overwrite=True, updates_input=True) as tmp:
+        tmp.write_text("".join(kept))
 
 
 def read_log(run: str | Path) -> list[dict]:

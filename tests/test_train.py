@@ -163,6 +163,19 @@ def test_interrupt_saves_last_completed_epoch_and_resumes_exactly(tmp_path, demo
     assert [row["epoch"] for row in read_log(tmp_path / "part")] == [1, 2, 3, 4]
 
 
+def test_a_resume_drops_log_rows_its_checkpoint_does_not_hold(demo_file, tmp_path):
+    """Rows are written before their checkpoint: a run killed between the two (or in the middle of
+    a row) left rows beyond it, which the resumed run must not repeat."""
+    r = tiny_recipe(4, **{"train.save_minutes": 0})
+    pretrain(r, str(demo_file), tmp_path / "run", stop_after=2, show_progress=False)
+    log = tmp_path / "run" / "log.jsonl"
+    with open(log, "a") as f:
+        f.write('{"epoch": 3, "loss": 0.5, "lr": 0.001}\n{"epoch": 4, "lo')  # the killed run's row, torn one
+    pretrain(r, str(demo_file), tmp_path / "run", resume=True, show_progress=False)
+    assert [row["epoch"] for row in read_log(tmp_path / "run")] == [1, 2, 3, 4]
+    assert read_log(tmp_path / "run")[2]["loss"] != 0.5  # epoch 3 as the resumed run trained it
+
+
 @pytest.mark.parametrize("faster", [True, False])
 def test_auto_precision_follows_the_probe(faster, monkeypatch, capsys):
     import skelgen.precision as precision_module
