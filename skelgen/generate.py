@@ -164,8 +164,8 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         raise SkelgenError(f"augmenting generated sequences rotates them in 3D, and this model's joints have "
                            f"{channels} coordinates; generate without --augment")
     f = run.model.in_dim
-    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
-    bf16 = use_bf16(cfg.precision, device, "--precision")
+    cpu = torch.device("cpu")  # generation runs where checkpoints load (map_location="cpu")
+    bf16 = use_bf16(cfg.precision, cpu, "--precision")
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
     reach = move_reach(model, run, bank, cfg, rate)
     moved = replace(cfg, novelty=cfg.novelty * reach, calibrate=False)  # the move condition() makes
@@ -176,7 +176,7 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         cls, sources, poses = condition(bank, c, members, b, moved, rng)
         noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
-        with torch.no_grad(), autocast(device, bf16):
+        with torch.no_grad(), autocast(cpu, bf16):
             out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
             if cfg.strategy in MOVES:  # the source plus the decoder's change, same decoder input
                 base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()

@@ -30,7 +30,7 @@ class GenerationConfig:
     length: str = "source"     # model: T frames; source: the source sequence's length; class: a random class length
     batch_size: int = 256
     precision: str = "fp32"    # of the decoder: fp32 gives the same sequences on every machine; bf16
-                               # (or auto, where measured faster) decodes 1.9-2.8x faster on a CPU with
+                               # (or auto, where measured faster) decoded 2.2x faster on a CPU with
                                # native bf16, with sequences that differ by rounding (BENCHMARKS.md 9g)
 
     def __post_init__(self):

@@ -67,9 +67,9 @@ def attention(q, k, v, mask=None, dropout: float = 0.0):
     """Scaled dot-product attention, q (B, H, Tq, d), k and v (B, H, T, d) -> (B, H, Tq, d).
 
     In fp32 when bf16 tensors that need gradients reach it on a CPU: there torch's bf16 attention
-    backward ran 3-8x slower than its fp32 one at these shapes (T <= 65 tokens, head size 32-64),
-    which made bf16 training slower than fp32 at the generator's size; its bf16 forward is as
-    fast or 2x faster, so inference stays bf16 (BENCHMARKS 9g). The matrix products around it
+    backward ran 3.6-5.5x slower than its fp32 one at these shapes (T <= 65 tokens, head size
+    32-64), which made bf16 training slower than fp32 at the generator's size; its bf16 forward
+    is as fast or 1.7x faster, so inference stays bf16 (BENCHMARKS.md 9g). The matrix products around it
     stay in bf16.
     """
     if q.dtype == torch.bfloat16 and q.device.type == "cpu" and q.requires_grad and torch.is_grad_enabled():

@@ -55,7 +55,7 @@ class ClassifierConfig:
     patience: int = 0          # stop after this many checks (one every tenth of the steps) without
                                # better validation accuracy (0: never)
     precision: str = "auto"    # of training: auto | fp32 | bf16 (auto: bf16 where its products are
-                               # measured faster; the GCN step ran 2x faster on an AMX Xeon, BENCHMARKS.md 9g)
+                               # measured faster; the GCN trained 1.7x faster on an AMX Xeon, BENCHMARKS.md 9g)
 
     def __post_init__(self):
         check_kind(self.kind)

@@ -254,8 +254,8 @@ def training(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     """Both sizes, each as ``training_at``; {"paper": ..., "generator": ...}."""
     from ..precision import bf16_matmul_faster
     same_batch = bf16_matmul_faster()  # auto picks bf16: measure it at the fp32 batch
-    bar_steps = sum(6 + 2 * timed_steps(cfg, size) * (2 if same_batch else 1) + (0 if same_batch else 2)
-                    for size in ("paper", "generator"))
+    bar_steps = sum(6 + 2 * timed_steps(cfg, size) + 2 * (timed_steps(cfg, size) if same_batch else 1)
+                    for size in ("paper", "generator"))  # per size: 6 warm-up and sizing ticks, then the timed steps
     with Progress(bar_steps, "training steps", "steps", enabled=show_progress) as bar:
         return {size: training_at(cfg, size, same_batch, bar) for size in ("paper", "generator")}
 
