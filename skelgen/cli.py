@@ -397,13 +397,13 @@ def plot_log(run, out, overwrite):
 def benchmark(recipe, data, out, jobs, as_json):
     """Does synthetic data help a classifier? Every scenario x method x seed, scored on the real
     test split; writes results.json, results.md and plots."""
-    from .bench.report import accuracy_markdown
+    from .bench.report import change_markdown
     from .bench.run import load_bench_recipe, run_benchmark
     r = load_bench_recipe(recipe or ("bench-data" if data else "bench-demo"),
                           [] if jobs is None else [f"benchmark.jobs={jobs}"])
     out = Path(out or Path("runs") / r.name)
     result = run_benchmark(r, out, data=data)
-    emit(result, as_json, accuracy_markdown(result) + f"\nwrote {out}/results.json, results.md and plots")
+    emit(result, as_json, change_markdown(result) + f"\nwrote {out}/results.json, results.md (every score) and plots")
 
 
 @main.command()

@@ -208,9 +208,26 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
         assert len(real["per_class_accuracy"]["mean"]) == 8
     md = (root / "out" / "results.md").read_text()
     assert "| gcn | fewshot5 | oracle |" in md and "| conv | lt10 | none |" in md
+    assert md.count("balanced accuracy change over none") == len(KINDS)  # a glance per classifier
     assert md.count("borrow: least recognized") == len(SCENARIOS)  # a line per scenario
     for name in ("results.md", "quality-fid.png"):
         assert (root / "out" / name).stat().st_size > 0
+
+
+def test_results_at_a_glance_bold_the_best_method_not_the_ceiling():
+    from skelgen.bench.report import change_markdown
+
+    def scores(*balanced):
+        return {"balanced": {"runs": list(balanced), "mean": float(np.mean(balanced))}}
+    result = {"results": {"conv": {
+        "full": {"none": scores(0.5, 0.7), "classic": scores(0.6, 0.8), "skelgen-borrow": scores(0.5, 0.6)},
+        "lt10": {"none": scores(0.4, 0.4), "classic": scores(0.41, 0.43), "skelgen-borrow": scores(0.45, 0.47),
+                 M.CEILING: scores(0.6, 0.6)}}}}
+    md = change_markdown(result)
+    assert "| method | full | lt10 |" in md and "| none (balanced %) | 60.0 | 40.0 |" in md
+    assert "| classic | **+10.0 ± 0.0** | +2.0 ± 1.4 |" in md        # per-seed differences, in points
+    assert "| skelgen-borrow | -5.0 ± 7.1 | **+6.0 ± 1.4** |" in md
+    assert f"| {M.CEILING} |  | +20.0 ± 0.0 |" in md                  # the largest, yet not the best method
 
 
 def test_benchmark_scenarios_have_the_promised_counts(bench):
@@ -477,7 +494,7 @@ def test_benchmark_picks_the_real_data_recipe_with_data(demo, tmp_path, monkeypa
     seen = {}
     monkeypatch.setattr(bench_run, "run_benchmark", lambda recipe, out, data=None: seen.update(recipe=recipe) or {})
     monkeypatch.setattr(cli, "emit", lambda *a, **k: None)
-    monkeypatch.setattr("skelgen.bench.report.accuracy_markdown", lambda result: "")
+    monkeypatch.setattr("skelgen.bench.report.change_markdown", lambda result: "")
     three = tmp_path / "three.toml"  # a recipe asking for 3 jobs: --jobs 0 must override it
     three.write_text('name = "three"\n[benchmark]\njobs = 3\n')
     args = [a.format(data=demo, three=three) for a in args]

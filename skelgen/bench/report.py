@@ -1,5 +1,5 @@
-"""The benchmark's results folder: results.json, results.md, ids.json and, per classifier kind
-(conv, gcn), the figures <kind>-accuracy-{balanced,top1,rare}.png (by scenario and method),
+"""The benchmark's results folder: results.json, results.md (the change over ``none`` at a glance,
+then every score), ids.json and, per classifier kind (conv, gcn), the figures <kind>-accuracy-{balanced,top1,rare}.png (by scenario and method),
 <kind>-change.png (balanced accuracy change over ``none``, mean ± std over seeds of the paired
 per-seed differences, per scenario), <kind>-gain-<scenario>.png (per-class accuracy gain over
 ``none``); and quality-fid.png."""
@@ -12,6 +12,7 @@ import numpy as np
 
 from ..plots import charts
 from ..io.atomic import AtomicPath, make_folder
+from .methods import CEILING
 from .quality import least_recognized, markdown as quality_markdown
 
 SCORES = {"top1": "top-1", "balanced": "balanced", "rare_third": "rarest third"}
@@ -58,6 +59,29 @@ def accuracy_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def change_markdown(result: dict) -> str:
+    """The results at a glance, per classifier: each method's balanced change over ``none`` (points,
+    mean ± std of the per-seed differences) by scenario, under none's own balanced accuracy; the
+    best method of each scenario in bold (the oracle is the ceiling, not a contender)."""
+    tables = []
+    for kind, scenarios in result["results"].items():
+        names = list(scenarios)
+        changes = {sc: change_over_none(methods) for sc, methods in scenarios.items()}
+        best = {sc: max((m for m in ch if m != CEILING), key=lambda m: ch[m][0], default=None)
+                for sc, ch in changes.items()}
+        lines = [f"{kind}: balanced accuracy change over none, points (best in bold)\n",
+                 "| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
+                 "| none (balanced %) | " + " | ".join(f"{scenarios[sc]['none']['balanced']['mean'] * 100:.1f}"
+                                                    for sc in names) + " |"]
+        for m in dict.fromkeys(m for methods in scenarios.values() for m in methods if m != "none"):
+            cells = ["" if m not in changes[sc] else
+                     ("**{:+.1f} ± {:.1f}**" if best[sc] == m else "{:+.1f} ± {:.1f}").format(*changes[sc][m])
+                     for sc in names]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        tables.append("\n".join(lines) + "\n")
+    return "\n".join(tables)
+
+
 def scenario_markdown(result: dict) -> str:
     """Per scenario the real sequences per class (of them held out to stop on), the sequences
     each adding method adds and the classes with fewer than the scenario asks."""
@@ -101,6 +125,7 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
           + f", quality {t['quality'] / 60:.1f}).\n",
           "Classes: " + ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])) + ".\n",
           generator_line(result),
+          "## At a glance\n", change_markdown(result),
           "## Scenarios\n", scenario_markdown(result),
           "## Downstream accuracy\n", accuracy_markdown(result)]
     if result["quality"]:
