@@ -1,8 +1,8 @@
 """The benchmark's results folder: results.json, results.md (the change over ``none`` at a glance,
-then every score), ids.json and, per classifier kind (conv, gcn), the figures <kind>-accuracy-{balanced,top1,rare}.png (by scenario and method),
-<kind>-change.png (balanced accuracy change over ``none``, mean ± std over seeds of the paired
-per-seed differences, per scenario), <kind>-gain-<scenario>.png (per-class accuracy gain over
-``none``); and quality-fid.png."""
+then every score), ids.json and, per classifier kind (conv, gcn), the figures
+<kind>-accuracy-{balanced,top1,rare}.png (by scenario and method), <kind>-change.png (balanced
+accuracy change over ``none``, mean ± std over seeds of the paired per-seed differences, per
+scenario), <kind>-gain-<scenario>.png (per-class accuracy gain over ``none``); and quality-fid.png."""
 from __future__ import annotations
 
 import json
