@@ -425,7 +425,8 @@ def benchmark(recipe, data, out, jobs, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def quality(checkpoint, data, n, seeds, noise_scale, novelty, calibrate, train_split, test_split, out, as_json):
     """Generation quality, the ACTOR/MDM protocol: FID, recognition accuracy, diversity and
-    multimodality of generated sequences, with the real test split as reference row."""
+    multimodality of generated sequences, beside two rows of real sequences: the test split and the
+    training sequences themselves (what random oversampling adds)."""
     from .bench.quality import least_recognized, markdown, quality_report
     checkpoint, data = resolve_run(checkpoint, data)
     try:

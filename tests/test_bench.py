@@ -201,7 +201,7 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
         for name in ("accuracy-balanced.png", "change.png", "gain-lt100.png"):
             assert (root / "out" / f"{kind}-{name}").stat().st_size > 0
     for sc in SCENARIOS:
-        assert set(saved["quality"][sc]) == {"real", "borrow", "shift", "interpolate", "sample"}
+        assert set(saved["quality"][sc]) == {"real", "train", "borrow", "shift", "interpolate", "sample"}
         real = saved["quality"][sc]["real"]  # diversity_ratio is NaN where no class has 2 training sequences
         scalars = {m: v for m, v in real.items() if m not in ("diversity_ratio", "per_class_accuracy")}
         assert all(np.isfinite(v["mean"]) for v in scalars.values())
@@ -281,8 +281,10 @@ def test_generators_are_cached(bench, splits, demo, monkeypatch):
 def test_quality_report_on_a_checkpoint(bench, demo, tmp_path):
     ckpt = bench[2]["scenarios"]["full"]["generator"]["checkpoint"]
     r = quality_report(ckpt, str(demo), n=24, seeds=(0, 1), out=tmp_path, evaluator_epochs=1, show_progress=False)
-    assert set(r["rows"]) == {"real", "borrow", "shift", "interpolate", "sample"}
+    assert set(r["rows"]) == {"real", "train", "borrow", "shift", "interpolate", "sample"}
     assert r["rows"]["real"]["fid"]["ci95"] is not None
+    assert r["rows"]["train"]["copy_rate"]["mean"] == 1.0  # the training sequences themselves: all copies
+    assert r["rows"]["train"]["nearest"]["mean"] < 1e-6 and r["rows"]["real"]["copy_rate"]["mean"] < 1.0
     assert (tmp_path / "quality.json").is_file() and len(r["classes"]) == 8
     assert (tmp_path / "per-class-recognition.png").stat().st_size > 0
     md = (tmp_path / "quality.md").read_text()
