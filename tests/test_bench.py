@@ -206,6 +206,7 @@ def test_tiny_benchmark_has_every_method_scenario_and_classifier(bench):
         scalars = {m: v for m, v in real.items() if m not in ("diversity_ratio", "per_class_accuracy")}
         assert all(np.isfinite(v["mean"]) for v in scalars.values())
         assert len(real["per_class_accuracy"]["mean"]) == 8
+    assert saved["leak_check"]["identical_to_train"] == 0
     md = (root / "out" / "results.md").read_text()
     assert "| gcn | fewshot5 | oracle |" in md and "| conv | lt10 | none |" in md
     assert md.count("balanced accuracy change over none") == len(KINDS)  # a glance per classifier
@@ -228,6 +229,17 @@ def test_results_at_a_glance_bold_the_best_method_not_the_ceiling():
     assert "| classic | **+10.0 ± 0.0** | +2.0 ± 1.4 |" in md        # per-seed differences, in points
     assert "| skelgen-borrow | -5.0 ± 7.1 | **+6.0 ± 1.4** |" in md
     assert f"| {M.CEILING} |  | +20.0 ± 0.0 |" in md                  # the largest, yet not the best method
+
+
+def test_test_sequences_repeating_training_ones_are_counted_and_reported():
+    from skelgen.bench.report import repeats_line
+    from skelgen.bench.run import identical_to_train
+    train = np.random.default_rng(0).normal(size=(5, 4, 1, 3, 3)).astype(np.float32)
+    test = np.concatenate([train[[1, 3]], train[:2] + 0.001])  # two repeats, two near ones
+    assert identical_to_train(train, test) == 2
+    assert "2 of the 4 test sequences repeat" in repeats_line({"leak_check": {"identical_to_train": 2},
+                                                               "test_samples": 4})
+    assert repeats_line({"leak_check": {"identical_to_train": 0}, "test_samples": 4}) == ""
 
 
 def test_benchmark_scenarios_have_the_promised_counts(bench):

@@ -48,3 +48,12 @@ def test_diversity_of_identical_sequences_is_zero_and_ratio_compares_with_real()
     assert class_diversity(same, np.zeros(4, int)) == {0: 0.0}
     report, _, _ = novelty(train.copy(), y, train, y, sequences(6, 1), y)
     assert report.diversity_ratio == pytest.approx(1.0)
+
+
+def test_held_out_repeats_of_training_sequences_do_not_set_the_copy_threshold():
+    rng = np.random.default_rng(0)
+    train, y = rng.normal(size=(20, 4, 1, 3, 3)), np.zeros(20, int)
+    repeats, takes = train[:5].copy(), train[5:10] + rng.normal(0, 0.5, (5, 4, 1, 3, 3))  # NW-UCLA has such repeats
+    near_copies = train[10:13] + 0.01  # nearer than any new take, though not identical
+    nov, _, _ = novelty(near_copies, np.zeros(3, int), train, y, np.concatenate([repeats, takes]), np.zeros(10, int))
+    assert nov.threshold > 0.1 and nov.copy_rate == 1.0

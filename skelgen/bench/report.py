@@ -93,6 +93,14 @@ def scenario_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def repeats_line(result: dict) -> str:
+    """A warning where test sequences repeat training ones under other ids (none share an id)."""
+    n = result["leak_check"].get("identical_to_train", 0)
+    return "" if not n else (f"Warning: {n} of the {result['test_samples']} test sequences repeat a training "
+                             f"sequence exactly (the data's own duplicates under other ids): a classifier can "
+                             f"get them right by memory.\n")
+
+
 def generator_line(result: dict) -> str:
     """What the generators learned from: each scenario's own sequences, or the whole split unlabelled."""
     if result["recipe"]["generator"].get("pretrain_on", "scenario") == "scenario":
@@ -123,6 +131,7 @@ def write_report(result: dict, ids: dict, out: Path) -> dict:
           f"{sum(t['generators'].values()) / 60:.1f}, classifiers "
           + ", ".join(f"{k} {v / 60:.1f}" for k, v in t["classifiers"].items())
           + f", quality {t['quality'] / 60:.1f}).\n",
+          repeats_line(result),
           "Classes: " + ", ".join(f"{c} {n}" for c, n in zip(result["classes"], result["class_names"])) + ".\n",
           generator_line(result),
           "## At a glance\n", change_markdown(result),
