@@ -121,6 +121,8 @@ def convert(fmt, source, out, layout, overwrite):
     click.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     from .plausibility import check_file
     check_file(out, log=lambda line: click.echo(line, err=True))  # a joint order that is not the layout's
+    from .repeats import check_repeats
+    check_repeats(out, log=lambda line: click.echo(line, err=True))  # one recording under two ids
 
 
 @main.command()

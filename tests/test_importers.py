@@ -482,3 +482,27 @@ def test_nwucla_real_data(tmp_path):
         # the validation splits live inside the training views, never in the test view
         val = np.concatenate([f.splits["val_train"], f.splits["val_test"]])
         assert sorted(val) == sorted(f.splits["train"]) and not set(val) & set(f.splits["test"])
+
+
+def test_repeated_samples_are_found_and_counted_across_splits():
+    from skelgen.repeats import across_splits, repeated
+    a, b = np.zeros((4, 1, 20, 3)), np.ones((4, 1, 20, 3))
+    assert repeated([a, b, a.copy(), a[:2], b]) == [(2, 0), (4, 1)]  # a's first 2 frames are another sample
+    splits = {"train": np.array([0, 1]), "test": np.array([2, 3, 4]), "val_test": np.array([4])}
+    assert across_splits([(2, 0), (4, 1)], splits) == 2  # val_test has no val_train: not counted
+    assert across_splits([(2, 0)], {"xsub_train": np.array([0, 2]), "xsub_test": np.array([1])}) == 0
+
+
+def test_convert_warns_about_a_test_sample_that_repeats_a_training_one(tmp_path):
+    from click.testing import CliRunner
+
+    from skelgen import cli
+    x = np.random.default_rng(1).normal(size=(4, 1, 6, 20, 3))
+    x[3] = x[0]
+    np.savez(tmp_path / "r.npz", x=x, lengths=np.array([6, 6, 6, 6]), labels=np.array([0, 1, 1, 0]),
+             split_train=np.array([0, 1]), split_test=np.array([2, 3]))
+    result = CliRunner().invoke(cli.main, ["convert", "npz", str(tmp_path / "r.npz"), "--layout", "kinect20",
+                                           "--out", str(tmp_path / "r.h5")])
+    assert result.exit_code == 0, result.output
+    assert ("1 of its 4 samples repeat another sample's joints exactly (e.g. 000003 = 000000); in 1 pair one "
+            "is a test sample and the other a training one") in result.output
