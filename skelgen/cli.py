@@ -235,7 +235,10 @@ def evaluate(checkpoint, data, protocol, k, train_split, test_split, dropout, no
     choose = choose_lr_on or ("auto" if lr is None else None)  # a fixed --lr is used as given
     result = report(checkpoint, data, protocol, k=k, train_split=train_split, test_split=test_split,
                     probe=probe, choose_lr_on=choose, out_dir=out)
+    repeats = result["test"]["repeats_of_train"]
     lines = [f"{name:<16} top-1 {r['top1'] * 100:5.1f} %   class-balanced {r['balanced'] * 100:5.1f} %"
+             + (f"   top-1 {r['top1_new'] * 100:.1f} % without the {repeats} test samples that repeat a "
+                f"training one" if "top1_new" in r else "")
              for name, r in result.items() if isinstance(r, dict) and "top1" in r]
     if "lr_choice" in result.get("linear", {}):
         c = result["linear"]["lr_choice"]

@@ -10,17 +10,27 @@ import hashlib
 import numpy as np
 
 
+def _key(x: np.ndarray) -> bytes:
+    return hashlib.sha1(np.ascontiguousarray(x).tobytes() + repr(x.shape).encode()).digest()
+
+
 def repeated(samples) -> list[tuple[int, int]]:
     """(index, index of the first equal sample) for every sample equal to an earlier one;
     ``samples`` yields arrays (valid frames only, so padding never makes two samples equal)."""
     first, pairs = {}, []
     for i, x in enumerate(samples):
-        key = hashlib.sha1(np.ascontiguousarray(x).tobytes() + repr(x.shape).encode()).digest()
+        key = _key(x)
         if key in first:
             pairs.append((i, first[key]))
         else:
             first[key] = i
     return pairs
+
+
+def repeating(sf, test_idx: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
+    """(len(test_idx),) bool: which test samples of the SkeletonFile ``sf`` equal a training one."""
+    seen = {_key(sf.sample(int(i))) for i in train_idx}
+    return np.array([_key(sf.sample(int(i))) in seen for i in test_idx], bool)
 
 
 def across_splits(pairs: list[tuple[int, int]], splits: dict[str, np.ndarray]) -> int:

@@ -115,3 +115,23 @@ def test_probe_lr_is_chosen_on_validation_splits_never_on_test(trained, demo_fil
     assert "lr_choice" not in json.loads((r := CliRunner().invoke(main, [  # no validation splits: the paper's lr
         "evaluate", "--checkpoint", str(trained), "--data", str(demo_file), "--protocol", "linear", "--epochs", "10",
         "--json"])).output[r.output.index("{"):])["linear"]
+
+
+def test_test_samples_that_repeat_training_ones_are_scored_apart(trained, demo_file, tmp_path):
+    copy = tmp_path / "repeats.h5"  # three test samples replaced by training ones (NW-UCLA has 95)
+    with SkeletonFile(demo_file) as sf, DatasetWriter(copy, NTU25, sf.classes.codes, sf.classes.names,
+                                                      max_frames=sf.shape[2]) as w:
+        x, lengths, labels = sf.read(), sf.lengths.copy(), sf.labels.copy()
+        train, test = sf.indices("train")[:3], sf.indices("test")[:3]
+        x[test], lengths[test], labels[test] = x[train], lengths[train], labels[train]
+        w.append(x, lengths, labels, sf.ids)
+        for name, idx in sf.splits.items():
+            w.set_split(name, idx)
+    model, state = load_model(trained)
+    result = scores(model, state, copy, "knn")
+    n = result["test"]["samples"]
+    assert result["test"]["repeats_of_train"] == 3
+    r = result["knn_cosine"]  # the repeats' nearest neighbours are themselves: right by memory
+    assert r["top1"] * n == pytest.approx(r["top1_new"] * (n - 3) + 3)
+    plain = scores(model, state, demo_file, "knn")
+    assert plain["test"]["repeats_of_train"] == 0 and "top1_new" not in plain["knn_cosine"]
