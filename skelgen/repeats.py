@@ -27,10 +27,15 @@ def repeated(samples) -> list[tuple[int, int]]:
     return pairs
 
 
+def repeats_of(train, test) -> np.ndarray:
+    """(number of test samples,) bool: which arrays of ``test`` equal one of ``train`` exactly."""
+    seen = {_key(x) for x in train}
+    return np.array([_key(x) in seen for x in test], bool)
+
+
 def repeating(sf, test_idx: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
-    """(len(test_idx),) bool: which test samples of the SkeletonFile ``sf`` equal a training one."""
-    seen = {_key(sf.sample(int(i))) for i in train_idx}
-    return np.array([_key(sf.sample(int(i))) in seen for i in test_idx], bool)
+    """``repeats_of`` for samples of the SkeletonFile ``sf`` (their valid frames) by index."""
+    return repeats_of((sf.sample(int(i)) for i in train_idx), (sf.sample(int(i)) for i in test_idx))
 
 
 def across_splits(pairs: list[tuple[int, int]], splits: dict[str, np.ndarray]) -> int:

@@ -233,10 +233,10 @@ def test_results_at_a_glance_bold_the_best_method_not_the_ceiling():
 
 def test_test_sequences_repeating_training_ones_are_counted_and_reported():
     from skelgen.bench.report import repeats_line
-    from skelgen.bench.run import identical_to_train
+    from skelgen.repeats import repeats_of
     train = np.random.default_rng(0).normal(size=(5, 4, 1, 3, 3)).astype(np.float32)
     test = np.concatenate([train[[1, 3]], train[:2] + 0.001])  # two repeats, two near ones
-    assert identical_to_train(train, test) == 2
+    assert repeats_of(train, test).tolist() == [True, True, False, False]
     assert "2 of the 4 test sequences repeat" in repeats_line({"leak_check": {"identical_to_train": 2},
                                                                "test_samples": 4})
     assert repeats_line({"leak_check": {"identical_to_train": 0}, "test_samples": 4}) == ""

@@ -41,6 +41,7 @@ from ..preprocess import load_split
 from ..progress import Progress
 from ..runtime import torch_threads
 from ..recipe import Tables
+from ..repeats import repeats_of
 from . import methods as M
 from .classifier import TRAINING, ClassifierConfig, check_kind, resolved, train_classifier
 from .quality import rate, train_evaluator
@@ -204,7 +205,7 @@ def _run(r: BenchRecipe, out_dir: Path, data, workers: Workers, show_progress: b
               "train_samples": len(train[1]), "test_samples": len(test[1]), "classifiers": kinds, "scenarios": {},
               "results": {kind: {} for kind in kinds}, "quality": {},
               "leak_check": {"test_ids": len(test_ids), "passed": True,
-                             "identical_to_train": identical_to_train(train[0], test[0])}}
+                             "identical_to_train": int(repeats_of(train[0], test[0]).sum())}}  # the data's own
     ids = {"test": sorted(test_ids), "scenarios": {}}
     timing = {"generators": {}, "classifiers": {kind: 0.0 for kind in kinds}, "quality": 0.0}
     cells = CellCache(Path(b.cache_dir) / "cells", train, test)
@@ -244,13 +245,6 @@ def _run(r: BenchRecipe, out_dir: Path, data, workers: Workers, show_progress: b
             timing["quality"] += time.perf_counter() - t
     result["timing"] = {**timing, "wall": time.perf_counter() - t0, "jobs": workers.jobs}
     return write_report(result, ids, out_dir)
-
-
-def identical_to_train(train_x: np.ndarray, test_x: np.ndarray) -> int:
-    """How many test sequences (n, T, M, V, C) repeat a training sequence exactly, as prepared: the
-    data's own duplicates under other ids (NW-UCLA's view 3 repeats 95 of its view-2 clips)."""
-    seen = {x.tobytes() for x in train_x}
-    return sum(x.tobytes() in seen for x in test_x)
 
 
 def _generators(r: BenchRecipe, train, scenarios, meta: dict, workers: Workers, show_progress: bool) -> dict:
