@@ -19,7 +19,7 @@ from .io.dataset import SkeletonFile
 from .layouts import joint_map
 from .preprocess import prepare_file
 from .progress import Progress
-from .repeats import repeating
+from .repeats import repeats_of
 
 
 def model_inputs(sf: SkeletonFile, indices, run) -> np.ndarray:
@@ -50,11 +50,12 @@ def embed(model, x: np.ndarray | torch.Tensor, batch: int = 256, show_progress: 
 
 
 def embed_split(model, run, sf: SkeletonFile, split: str | None, show_progress=False):
-    """(embeddings (n, D), labels (n,), indices (n,)) of one split of a file."""
+    """(embeddings (n, D), labels (n,), model inputs (n, T, M, V, C)) of one split of a file."""
     idx = sf.indices(split)
     if len(idx) == 0:
         raise SkelgenError(f"{sf.path}: split {split!r} is empty")
-    return embed(model, model_inputs(sf, idx, run), show_progress=show_progress), sf.labels[idx], idx
+    x = model_inputs(sf, idx, run)
+    return embed(model, x, show_progress=show_progress), sf.labels[idx], x
 
 
 @dataclass
@@ -174,9 +175,9 @@ def evaluate_checkpoint(model, run, sf: SkeletonFile, protocol: str = "both", *,
         lr, top1 = choose_probe_lr(model, run, sf, tuple(choose_lr_on), probe)
         probe = {**(probe or {}), "lr": lr}
         lr_choice = {"splits": list(choose_lr_on), "chosen": lr, "top1": {str(c): v for c, v in top1.items()}}
-    tr, ytr, _ = embed_split(model, run, sf, train_split, show_progress)
-    te, yte, _ = embed_split(model, run, sf, test_split, show_progress)
-    repeats = repeating(sf, test_idx, sf.indices(train_split))  # right by memory: scored apart too
+    tr, ytr, x_tr = embed_split(model, run, sf, train_split, show_progress)
+    te, yte, x_te = embed_split(model, run, sf, test_split, show_progress)
+    repeats = repeats_of(x_tr, x_te)  # right by memory: scored apart too
     result = {"data": str(sf.path), "train": {"split": train_split, "samples": len(ytr)},
               "test": {"split": test_split, "samples": len(yte), "repeats_of_train": int(repeats.sum())},
               "classes": list(sf.classes.codes)}

@@ -33,11 +33,6 @@ def repeats_of(train, test) -> np.ndarray:
     return np.array([_key(x) in seen for x in test], bool)
 
 
-def repeating(sf, test_idx: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
-    """``repeats_of`` for samples of the SkeletonFile ``sf`` (their valid frames) by index."""
-    return repeats_of((sf.sample(int(i)) for i in train_idx), (sf.sample(int(i)) for i in test_idx))
-
-
 def across_splits(pairs: list[tuple[int, int]], splits: dict[str, np.ndarray]) -> int:
     """How many ``pairs`` put one sample in a test split and the other in its training split
     (``test`` and ``train``, or ``X_test`` and ``X_train``)."""
