@@ -25,12 +25,14 @@ def main():
     p.add_argument("--width", type=int, default=64, help="conv width")
     p.add_argument("--gcn-width", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--test-split", default="test", help="val_test with --train-split val_train: choose on validation")
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
     a = p.parse_args()
     torch.set_num_threads(1)
     with SkeletonFile(a.data) as sf:
-        (x, y, _), (xt, yt, _) = load_split(sf, "train", a.frames), load_split(sf, "test", a.frames)
+        (x, y, _), (xt, yt, _) = load_split(sf, a.train_split, a.frames), load_split(sf, a.test_split, a.frames)
         layout, k = sf.layout, len(sf.classes.codes)
     cfg = ClassifierConfig(kind=a.kind, width=a.width, gcn_width=a.gcn_width, epochs=a.epochs,
                            precision=a.precision)

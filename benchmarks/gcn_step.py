@@ -1,10 +1,11 @@
 """The benchmark GCN's training step (skelgen/bench/gcn.py: NW-UCLA's Kinect layout, T = 32, one
-person, AdamW) in eager mode and under ``torch.compile``, one torch thread by default. Each
-variant builds a fresh model; its first step (where compiling happens) is timed apart, then
-``--warmup`` untimed steps and ``--steps`` timed ones (mean). The variants alternate, twice, so
-machine load affects them alike only roughly.
+person, AdamW) in eager mode and under ``torch.compile``, one torch thread by default, in fp32 or
+under bf16 autocast as the benchmark trains it. Each variant builds a fresh model; its first step
+(where compiling happens) is timed apart, then ``--warmup`` untimed steps and ``--steps`` timed
+ones (mean). The variants alternate, twice, so machine load affects them alike only roughly.
 
     python benchmarks/gcn_step.py [--width 32] [--batch 64] [--steps 8] [--threads 1]
+                                  [--precision fp32|bf16] [--eager-only]
 """
 import argparse
 import json
@@ -17,7 +18,7 @@ from skelgen.bench.gcn import GCNClassifier
 from skelgen.layouts import get_layout
 
 
-def variant(compiled: bool, width: int, batch: int, warmup: int, steps: int) -> dict:
+def variant(compiled: bool, width: int, batch: int, warmup: int, steps: int, bf16: bool) -> dict:
     torch.manual_seed(0)
     layout = get_layout("kinect20")
     model = GCNClassifier(layout, 1, 3, 10, width)
@@ -27,7 +28,9 @@ def variant(compiled: bool, width: int, batch: int, warmup: int, steps: int) -> 
 
     def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(forward(x), y).backward()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            logits = forward(x)
+        F.cross_entropy(logits.float(), y).backward()
         opt.step()
 
     t = time.perf_counter()
@@ -38,7 +41,7 @@ def variant(compiled: bool, width: int, batch: int, warmup: int, steps: int) -> 
     t = time.perf_counter()
     for _ in range(steps):
         step()
-    return {"variant": "compile" if compiled else "eager", "first_step_s": round(first, 2),
+    return {"variant": "compile" if compiled else "eager", "bf16": bf16, "first_step_s": round(first, 2),
             "step_s": round((time.perf_counter() - t) / steps, 3)}
 
 
@@ -49,10 +52,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    ap.add_argument("--eager-only", action="store_true", help="time eager mode only (four runs)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    for compiled in (False, True, False, True):
-        print(json.dumps(variant(compiled, a.width, a.batch, a.warmup, a.steps)), flush=True)
+    for compiled in (False, False, False, False) if a.eager_only else (False, True, False, True):
+        print(json.dumps(variant(compiled, a.width, a.batch, a.warmup, a.steps, a.precision == "bf16")), flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import torch
 
 from skelgen.bench import methods as M
 from skelgen.bench.classifier import ClassifierConfig, features, predict, train_classifier
-from skelgen.bench.gcn import layout_graph
+from skelgen.bench.gcn import GraphConv, layout_graph
 from skelgen.bench.quality import RealSets, class_schedule, frechet_distance, metrics, quality_report
 from skelgen.bench.methods import generator_checkpoint
 from skelgen.bench.run import GeneratorConfig, load_bench_recipe, run_benchmark
@@ -397,6 +397,19 @@ def test_gcn_graph_follows_the_layouts_bones(layout):
     for part in a[1:]:
         sums = part.sum(0)
         assert np.allclose(sums[sums > 0], 1)                   # normalized per receiving joint
+
+
+def test_gcn_graph_convolution_is_one_weight_per_partition_over_the_adjacency():
+    """The reference form: sum over partitions k of W_k x A_k, plus the bias."""
+    torch.manual_seed(0)
+    graph = torch.from_numpy(layout_graph(CUSTOM))
+    conv = GraphConv(3, 4, graph).eval()
+    with torch.no_grad():
+        conv.offset.normal_(0, 0.1)
+    x = torch.randn(2, 3, 6, CUSTOM.num_joints)                 # (N, Cin, T, V)
+    w = conv.conv.weight[:, :, 0]                               # (Cout, Cin, K)
+    ref = torch.einsum("oik,nitw,kwv->notv", w, x, graph + conv.offset) + conv.conv.bias.view(1, -1, 1, 1)
+    assert torch.allclose(conv(x), conv.bn(ref), atol=1e-5)
 
 
 def test_gcn_runs_on_a_custom_layout_with_two_persons():

@@ -4,12 +4,14 @@ CTR-GCN, its graph built from the layout's bones, so any layout works, a user's 
 Input x (B, T, M, V, C), normalized and resampled. Each joint gets its coordinates and their
 frame-to-frame velocity (2C channels); a BatchNorm over (M, V, 2C) (ST-GCN's data_bn) normalizes
 them. Persons are folded into the batch, (B * M, 2C, T, V), as in ST-GCN. Six residual blocks
-follow, each a spatial graph convolution (one 1x1 convolution per graph partition, mixed over the
-partition's normalized adjacency plus a learned offset, as ST-GCN++'s adaptive graph) and a
+follow, each a spatial graph convolution (each graph partition's normalized adjacency plus a
+learned offset, as ST-GCN++'s adaptive graph, mixes the joints; one weight matrix per partition
+mixes the channels) and a
 temporal convolution (kernel 5; 9 took 1.3x the time a step, 506k parameters), channels w, w, 2w, 2w, 4w,
 4w (w = ``width``) and stride 2 at the first 2w and 4w blocks. Global average pooling over time
 and joints, then the mean over persons, gives the penultimate features (B, 4w); dropout and one
-linear layer give the logits. At w = 32: 334,266 parameters for NW-UCLA (BENCHMARKS.md 10).
+linear layer give the logits. At w = 32: 333,370 parameters for NW-UCLA (334,266 before 10q's faster graph
+convolution, which kept one bias per partition; BENCHMARKS.md 10a, 10q).
 
 The graph (``layout_graph``) has three partitions as in ST-GCN's spatial strategy, by direction
 along the bones: each joint to itself, from a joint's children inward to it, from its parent
@@ -43,20 +45,27 @@ def layout_graph(layout: Layout) -> np.ndarray:
 
 
 class GraphConv(nn.Module):
-    """Spatial graph convolution: x (N, Cin, T, V) -> (N, Cout, T, V)."""
+    """Spatial graph convolution: x (N, Cin, T, V) -> (N, Cout, T, V).
+
+    Each partition's adjacency first mixes the joints, then one (1, K) convolution of stride K
+    mixes channels and partitions: x @ A' lays the K mixes of a joint side by side on the last
+    axis, (N, Cin, T, V * K), so no tensor is permuted. The same function as a 1x1 convolution to
+    K * Cout channels followed by an einsum over partitions and joints, 1.35x faster a training
+    step in bf16 on an AMX CPU (BENCHMARKS.md 10q), where that einsum's permutes were a third of
+    the step."""
 
     def __init__(self, cin: int, cout: int, graph: torch.Tensor):
         super().__init__()
         self.register_buffer("graph", graph)                       # (K, V, V), fixed: the bones
         self.offset = nn.Parameter(torch.zeros_like(graph))          # learned, starts at the bones
-        self.conv = nn.Conv2d(cin, cout * len(graph), 1)
+        k = len(graph)
+        self.conv = nn.Conv2d(cin, cout, (1, k), (1, k))
         self.bn = nn.BatchNorm2d(cout)
-        self.cout = cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, t, v = x.shape
-        h = self.conv(x).view(n, len(self.graph), self.cout, t, v)
-        return self.bn(torch.einsum("nkctw,kwv->nctv", h, self.graph + self.offset))
+        n, c, t, v = x.shape
+        mix = (self.graph + self.offset).permute(1, 2, 0).reshape(v, -1)  # (V, V * K): column j*K + k is A[k, :, j]
+        return self.bn(self.conv((x.reshape(-1, v) @ mix).view(n, c, t, -1)))
 
 
 class Block(nn.Module):
@@ -89,6 +98,9 @@ class GCNClassifier(nn.Module):
         self.blocks = nn.Sequential(*(Block(a, b, graph, s) for a, b, s in plan))
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(4 * w, num_classes)
+        # Channels-last (NHWC) weights make the convolutions' activations NHWC too, where oneDNN's
+        # temporal convolutions run their backward pass several times faster (BENCHMARKS.md 10q).
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         b, t, m, v, c = x.shape
