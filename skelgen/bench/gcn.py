@@ -50,9 +50,9 @@ class GraphConv(nn.Module):
     Each partition's adjacency first mixes the joints, then one (1, K) convolution of stride K
     mixes channels and partitions: x @ A' lays the K mixes of a joint side by side on the last
     axis, (N, Cin, T, V * K), so no tensor is permuted. The same function as a 1x1 convolution to
-    K * Cout channels followed by an einsum over partitions and joints, 1.35x faster a training
-    step in bf16 on an AMX CPU (BENCHMARKS.md 10q), where that einsum's permutes were a third of
-    the step."""
+    K * Cout channels followed by an einsum over partitions and joints, whose permutes were a
+    third of a bf16 training step: with the NHWC weights below, the step is 1.28x faster alone on
+    an AMX CPU and 1.8x in the whole NW-UCLA benchmark (BENCHMARKS.md 10q)."""
 
     def __init__(self, cin: int, cout: int, graph: torch.Tensor):
         super().__init__()
