@@ -76,8 +76,8 @@ class Input(click.Path):
 def main(ctx, debug):
     """skelgen: learn skeleton action sequences without labels (TAHAR), then generate
     class-conditioned sequences to enlarge or rebalance datasets."""
-    from .runtime import passive_thread_waits
-    passive_thread_waits()  # before any command imports torch: see skelgen/runtime.py
+    from .runtime import thread_waits
+    thread_waits()  # before any command imports torch: see skelgen/runtime.py
     ctx.obj = {"debug": debug}
 
 

@@ -1,11 +1,16 @@
-"""Process-wide settings that make CPU training faster, each measured on the shared 2-core AVX2
-machine at the paper's size (batch 128, T=64, D=512, 2+2 blocks, load average ~4.5 from others).
+"""Process-wide settings that make CPU training faster, each measured on 2-core machines.
 
-``passive_thread_waits``: torch's OpenMP threads (libgomp) spin while they wait for work. On a
-CPU shared with other processes the spinning threads take turns away from the working ones:
-a step took 12.0-13.5 s with 2 spinning threads, 8.6-9.4 s with passive waits (1 thread:
-8.5-9.2 s either way; medians of 3 steps, alternating runs). An idle machine loses at most a
-wake-up per parallel region (microseconds against a multi-second step).
+``thread_waits``: torch's OpenMP threads (libgomp) wait for work between parallel regions,
+spinning or asleep. On a CPU shared with other processes spinning threads take turns away from
+the working ones: a paper-size step took 12.0-13.5 s with 2 spinning threads, 8.6-9.4 s with
+passive waits (1 thread: 8.5-9.2 s either way; medians of 3 steps, alternating runs). On an idle
+machine passive waits cost a wake-up per region, and small models run thousands of regions a
+step: the generator-size step (D = 128, batch 64) took 76-81 ms in bf16 and 84-94 ms in fp32
+with passive waits against 34-41 and 50-55 ms spinning (AMX Xeon, 2 cores, BENCHMARKS.md 9h).
+So the waits are passive only where other processes are running when the command starts (or
+where that cannot be told); else the threads spin briefly (GOMP_SPINCOUNT 10,000) before they
+sleep: as fast as libgomp's default spin on an idle machine, and half as slow as it if other work
+starts later (with a busy process beside it, 117-180 ms a bf16 step against 99-345).
 
 ``keep_freed_memory``: a step allocates and frees activations of up to ~70 MB each; glibc serves
 blocks that large with fresh mmap pages and unmaps them when freed, so every step page-faults
@@ -21,18 +26,52 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import time
+from pathlib import Path
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
-def passive_thread_waits() -> bool:
-    """OMP_WAIT_POLICY=PASSIVE unless already set. OpenMP reads it once, when torch loads, so this
-    works only before the first ``import torch`` (the command line calls it first); returns
-    whether it could still take effect."""
-    if "torch" in sys.modules:
-        return False
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return True
+SPIN_COUNT = 10_000  # libgomp's spin iterations before a waiting thread sleeps (its default: 300,000)
+
+
+def thread_waits() -> str | None:
+    """Sets how OpenMP threads wait (see the module docstring, ``wait_setting``) unless the user
+    set OMP_WAIT_POLICY or GOMP_SPINCOUNT. OpenMP reads them once, when torch loads, so this works
+    only before the first ``import torch`` (the command line calls it first). Returns the setting
+    made, or None."""
+    if "torch" in sys.modules or {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
+        return None
+    key, value = wait_setting(others_running())
+    os.environ[key] = value
+    return f"{key}={value}"
+
+
+def wait_setting(others: int | None) -> tuple[str, str]:
+    """The environment variable and value for ``others`` other running tasks (None: unknown):
+    passive waits beside other work or where it cannot be told, a short spin on an idle machine."""
+    return ("GOMP_SPINCOUNT", str(SPIN_COUNT)) if others == 0 else ("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def thread_waits_in_effect() -> str:
+    """The OpenMP wait settings of this process's environment, as a reader would write them."""
+    set_ = [f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ]
+    return ", ".join(set_) or "libgomp's default"
+
+
+def others_running(loadavg: str = "/proc/loadavg", samples: int = 3) -> int | None:
+    """How many other tasks are running or runnable now, the least of ``samples`` readings of the
+    kernel's count a few milliseconds apart (a compute-bound process is in every reading, a
+    passing one seldom); None where the count cannot be read (not Linux)."""
+    counts = []
+    for i in range(samples):
+        try:
+            counts.append(int(Path(loadavg).read_text().split()[3].split("/")[0]) - 1)  # "running/total"; less this one
+        except (OSError, IndexError, ValueError):
+            return None
+        if i + 1 < samples:
+            time.sleep(0.002)
+    return min(counts)
 
 
 def keep_freed_memory(mmap_threshold: int = 1 << 30) -> bool:

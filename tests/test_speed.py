@@ -125,11 +125,24 @@ def test_speed_quick_reports_every_figure():
     assert "training, generator size" in text and "one benchmark generator (2500 steps" in text
 
 
-def test_command_line_makes_openmp_waits_passive_before_torch_loads():
+def test_command_line_sets_openmp_waits_before_torch_loads():
     code = ("import os, sys\nfrom skelgen.cli import main\ntry:\n    main(['info', '--help'])\n"
-            "except SystemExit:\n    pass\nprint(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    for given, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):  # a user's own setting stands
-        run_env = env if given is None else {**env, "OMP_WAIT_POLICY": given}
-        out = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True, check=True)
-        assert out.stdout.split()[-2:] == [expected, "False"]  # after the help text
+            "except SystemExit:\n    pass\nfrom skelgen.runtime import thread_waits_in_effect\n"
+            "print(repr(thread_waits_in_effect()), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False" and ("PASSIVE" in out.stdout or "GOMP_SPINCOUNT=10000" in out.stdout)
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["'OMP_WAIT_POLICY=ACTIVE'", "False"]  # a user's own setting stands
+
+
+def test_openmp_threads_wait_passively_only_beside_other_running_work(tmp_path):
+    from skelgen.runtime import others_running, wait_setting
+    counts = {}
+    for name, text in (("idle", "0.50 0.40 0.30 1/80 123"), ("busy", "1.90 1.40 1.30 3/80 123"), ("odd", "?")):
+        (tmp_path / name).write_text(text + "\n")
+        counts[name] = others_running(str(tmp_path / name))
+    assert counts == {"idle": 0, "busy": 2, "odd": None} and others_running(str(tmp_path / "absent")) is None
+    assert wait_setting(0) == ("GOMP_SPINCOUNT", "10000")  # only us: spin briefly
+    assert wait_setting(2) == wait_setting(None) == ("OMP_WAIT_POLICY", "PASSIVE")  # beside others, or unknown

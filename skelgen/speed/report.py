@@ -32,7 +32,7 @@ def report(r: dict) -> str:
     """The figures as a readable table."""
     m, p, g = r["machine"], r["peaks"], r["generation"]
     lines = [f"skelgen speed: {m['cpu_model']}, {m['cpus']} CPUs, {m['threads']} torch threads, "
-             f"{m['cpu_capability']}, OpenMP waits {m['omp_wait_policy']}, torch {m['torch']}, "
+             f"{m['cpu_capability']}, OpenMP waits {m['thread_waits']}, torch {m['torch']}, "
              f"load {m['load_avg_1m']} at start",
              f"matrix-product peak: fp32 {p['fp32']:.1f} GFLOP/s, bf16 {p['bf16']:.1f} GFLOP/s (the better of a "
              f"probe before the work, {r['peak_probes'][0]['fp32']:.1f} / {r['peak_probes'][0]['bf16']:.1f}, and "

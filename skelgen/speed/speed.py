@@ -141,10 +141,11 @@ def run_speed(cfg: SpeedConfig | None = None, show_progress: bool = True) -> dic
 
 def machine() -> dict:
     from ..precision import use_bf16
+    from ..runtime import thread_waits_in_effect
     return {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu_model": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "auto_precision": "bf16" if use_bf16("auto", torch.device("cpu")) else "fp32",
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+            "thread_waits": thread_waits_in_effect(),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
