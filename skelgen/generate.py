@@ -43,7 +43,7 @@ from sklearn.covariance import LedoitWolf
 from .augment import classic_augment
 from .errors import SkelgenError
 from .generation_config import GenerationConfig
-from .precision import autocast, use_bf16
+from .precision import in_precision, use_bf16
 from .preprocess import resample, view_frame
 from .stopping import check as check_stop
 
@@ -166,6 +166,8 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
     f = run.model.in_dim
     cpu = torch.device("cpu")  # generation runs where checkpoints load (map_location="cpu")
     bf16 = use_bf16(cfg.precision, cpu, "--precision")
+    decoder = in_precision(model, bf16)
+    dtype = next(decoder.parameters()).dtype
     rate = run.generation_frame_mask if frame_mask is None else frame_mask
     reach = move_reach(model, run, bank, cfg, rate)
     moved = replace(cfg, novelty=cfg.novelty * reach, calibrate=False)  # the move condition() makes
@@ -176,10 +178,10 @@ def synthesize(model, run, bank: ClassBank, c: int, n: int, cfg: GenerationConfi
         cls, sources, poses = condition(bank, c, members, b, moved, rng)
         noise = torch.randn(b, frames, f, generator=gen) * cfg.noise_scale
         noise = noise * (torch.rand(b, frames, 1, generator=gen) >= rate)
-        with torch.no_grad(), autocast(cpu, bf16):
-            out = model.decode(torch.as_tensor(cls, dtype=torch.float32), noise).float()
+        with torch.no_grad():
+            out = decoder.decode(torch.as_tensor(cls, dtype=dtype), noise.to(dtype)).float()
             if cfg.strategy in MOVES:  # the source plus the decoder's change, same decoder input
-                base = model.decode(torch.as_tensor(bank.embeddings[poses], dtype=torch.float32), noise).float()
+                base = decoder.decode(torch.as_tensor(bank.embeddings[poses], dtype=dtype), noise.to(dtype)).float()
                 out = torch.as_tensor(bank.inputs[poses]) + out - base
         out = out.view(b, frames, m, v, -1).numpy()  # (b, T, M, V, C)
         if cfg.strategy in MOVES:
@@ -257,6 +259,7 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
     key = ("reach", cfg.strategy, cfg.noise_scale, frame_mask)
     if key in bank._fitted:
         return bank._fitted[key]
+    model = in_precision(model, use_bf16(cfg.precision, torch.device("cpu"), "--precision"))  # once, not each trial
     target, reach = neighbour_spacing(bank, run.input_shape), 1.0
     if target:
         classes = np.unique(bank.labels)

@@ -2,11 +2,13 @@
 import h5py
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from skelgen.errors import SkelgenError
 from skelgen.generate import GenerationConfig
 from skelgen.io.dataset import SkeletonFile
+from skelgen.model import TAHAR, ModelConfig
 from skelgen.preprocess import prepare_file
 from skelgen.synth import rebalance, synth
 
@@ -163,6 +165,17 @@ def test_bf16_decoding_stays_near_fp32_and_provenance_says_which(tmp_path, train
     assert not np.array_equal(x, z)  # bf16 was used
     # the same sources and moves: only bf16 rounding apart (sequences span about a metre)
     assert np.sqrt(((x - z) ** 2).mean()) < 0.03 * np.sqrt(((x - x.mean()) ** 2).mean())
+
+
+def test_bf16_decoding_uses_a_bf16_copy_and_leaves_the_model_as_it_was():
+    from skelgen.precision import in_precision
+    model = TAHAR(ModelConfig(in_dim=75, frames=8, dim=16, heads=2))
+    half = in_precision(model, True)
+    assert next(half.parameters()).dtype == torch.bfloat16 and next(model.parameters()).dtype == torch.float32
+    assert in_precision(half, True) is half and in_precision(model, False) is model  # no copy where none is needed
+    cls, x = torch.randn(3, 16), torch.zeros(3, 8, 75)
+    with torch.no_grad():
+        assert torch.allclose(half.decode(cls.bfloat16(), x.bfloat16()).float(), model.decode(cls, x), atol=0.05)
 
 
 def test_precision_must_be_known():

@@ -333,11 +333,12 @@ def data_loading(cfg: SpeedConfig, step_s: float, reps: int = 5) -> dict:
 
 
 # -- generation -------------------------------------------------------------------------------
-class _TimedDecoder:
+class _TimedDecoder(torch.nn.Module):
     """Stands in for the model in ``synthesize`` (which calls only ``decode``), summing the
     seconds spent decoding and the sequences decoded (the shift strategy decodes each twice)."""
 
     def __init__(self, model):
+        super().__init__()
         self.model, self.seconds, self.decoded = model, 0.0, 0
 
     def decode(self, cls, *args):
@@ -358,11 +359,11 @@ def generation(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     from ..generate import ClassBank, GenerationConfig, synthesize
     from ..io.dataset import ClassList
     from ..layouts import NTU25
-    from ..precision import bf16_matmul_faster
+    from ..precision import bf16_matmul_faster, in_precision
     from ..recipe import Recipe
     mc = cfg.model_config()
     torch.manual_seed(0)
-    model = _TimedDecoder(build_model(mc).eval())
+    model = build_model(mc).eval()
     rng = np.random.default_rng(0)
     bank = ClassBank(rng.standard_normal((64, mc.dim)).astype(np.float32), np.zeros(64, int),
                      np.array([f"s{i}" for i in range(64)]), rng.integers(cfg.frames // 2, 2 * cfg.frames, 64),
@@ -375,16 +376,17 @@ def generation(cfg: SpeedConfig, show_progress: bool = True) -> dict:
     n = cfg.gen_batch * cfg.gen_batches
 
     def rate(precision: str, bar) -> dict:
-        model.seconds, model.decoded, done = 0.0, 0, 0
+        # the decoder as synthesize makes it for this precision, made before the clock starts
+        timed, done = _TimedDecoder(in_precision(model, precision == "bf16")), 0
         t = time.perf_counter()
         gc = GenerationConfig(batch_size=cfg.gen_batch, calibrate=cfg.calibrate, precision=precision)
-        for xs, _ in synthesize(model, run, bank, 0, n, gc, seed=0):
+        for xs, _ in synthesize(timed, run, bank, 0, n, gc, seed=0):
             done += len(xs)
             bar.update(len(xs))
         total = time.perf_counter() - t
-        gflops = flops.decoder_forward(mc, cfg.frames) * model.decoded / model.seconds / 1e9
+        gflops = flops.decoder_forward(mc, cfg.frames) * timed.decoded / timed.seconds / 1e9
         return {"sequences": done, "sequences_per_s": significant(done / total),
-                "decoder_time_fraction": significant(model.seconds / total), "decoder_gflops": significant(gflops)}
+                "decoder_time_fraction": significant(timed.seconds / total), "decoder_gflops": significant(gflops)}
 
     # bf16 decoding (synth --precision bf16) only where it is native: emulated, it would take minutes
     precisions = ("fp32", "bf16") if bf16_matmul_faster() else ("fp32",)
