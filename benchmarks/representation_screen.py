@@ -15,6 +15,10 @@ Ideas (each off by default):
                         encoder saw (so [CLS] must undo the augmentation: implicit invariance)
     --agree W           plus W x (1 - cosine) between the batch-centred [CLS] of two augmented
                         views of each sequence (a view-agreement term)
+    --vicreg W          plus W x a VICReg term (invariance, variance, covariance; weights 25, 25,
+                        1, divided by 51) on a projector's outputs (128 -> 512 -> 512, GELU) for
+                        two augmented views: unlike --agree, [CLS] itself need not be invariant,
+                        only what the projector keeps of it
     --streams jbm       the encoder and decoder inputs carry joints, bones (joint minus parent)
                         and motion (frame differences); the output stays joints
     --decoder fixed     the decoder's blocks, norm and positions stay at their random start; only
@@ -54,6 +58,19 @@ def one_nn(train_x, train_y, test_x, test_y) -> float:
     return float((knn_predict(train_x, train_y, test_x) == test_y).mean() * 100)
 
 
+def vicreg(p1, p2) -> torch.Tensor:
+    """VICReg (Bardes et al. 2022) on two views' projections (B, P), its weights 25, 25, 1 over 51:
+    zero for identical views whose every dimension varies by at least 1 and is uncorrelated."""
+    invariance = F.mse_loss(p1, p2)
+    variance = sum(F.relu(1 - torch.sqrt(p.var(0) + 1e-4)).mean() for p in (p1, p2))
+    covariance = 0.0
+    for p in (p1, p2):
+        p = p - p.mean(0)
+        cov = p.T @ p / (len(p) - 1)
+        covariance = covariance + (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / p.shape[1]
+    return (25 * invariance + 25 * variance + covariance) / 51
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
@@ -66,6 +83,7 @@ def main():
     p.add_argument("--crop", type=float, default=1.0)
     p.add_argument("--target", choices=("view", "clean"), default="view")
     p.add_argument("--agree", type=float, default=0.0)
+    p.add_argument("--vicreg", type=float, default=0.0)
     p.add_argument("--streams", choices=("j", "jbm"), default="j")
     p.add_argument("--wd-groups", type=float, default=None)
     p.add_argument("--smooth", type=int, default=1)
@@ -110,6 +128,9 @@ def main():
     if a.decoder == "fixed":
         for part in (*model.decoder.parameters(), *model.dec_norm.parameters(), model.dec_pos):
             part.requires_grad_(False)
+    projector = torch.nn.Sequential(torch.nn.Linear(128, 512), torch.nn.GELU(), torch.nn.Linear(512, 512))
+    if a.vicreg > 0:
+        model.projector = projector  # trained with the model
     if a.wd_groups is None:
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     else:
@@ -145,6 +166,8 @@ def main():
             z2 = model.encode(streams(view(x)))
             mu = torch.cat([z, z2]).mean(0, keepdim=True)
             loss = loss + a.agree * (1 - F.cosine_similarity(z - mu, z2 - mu, dim=-1)).mean()
+        if a.vicreg > 0:
+            loss = loss + a.vicreg * vicreg(projector(z), projector(model.encode(streams(view(x)))))
         opt.zero_grad()
         loss.backward()
         opt.step()
