@@ -34,6 +34,8 @@ Ideas (each off by default):
     python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --raw
     python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name base
     python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name crop --crop 0.7
+    python benchmarks/representation_screen.py --data runs/nw-ucla.h5 --name vic0.1 --rot 0.3 --scale 0.1 \
+        --crop 0.7 --vicreg 0.1
 
 One JSON row per run on stdout (and appended to ``--results``).
 """

@@ -87,6 +87,13 @@ def decoder_input(x: torch.Tensor, gen: torch.Generator, aug, lengths: torch.Ten
     return mask_frames_joints(x_dec, gen, aug.frame_mask, aug.joint_mask, lengths, aug.full_mask, aug.joint_mask_mode)
 
 
+def encoder_view(x: torch.Tensor, gen: torch.Generator, aug) -> torch.Tensor:
+    """What the encoder sees with ``aug.encoder`` (recipe.AugmentConfig): x (B, T, M, V, C) rotated
+    and scaled (no noise), then, where ``aug.crop < 1``, a random temporal crop resampled to T."""
+    x = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=0.0)
+    return temporal_crop(x, gen, aug.crop) if aug.crop < 1 else x
+
+
 def temporal_crop(x: torch.Tensor, gen: torch.Generator, min_ratio: float = 0.8) -> torch.Tensor:
     """Random crop of U(min_ratio, 1) of the frames, resampled back to T: (B, T, ...) -> same."""
     b, t = x.shape[:2]

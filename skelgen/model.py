@@ -27,12 +27,14 @@ class ModelConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     arch: str = "tahar"       # tahar | mae (the paper's MAE-style baseline, Table 3)
+    projector: int = 0        # width of a projector after [CLS] (D -> P -> P), trained by
+                              # train.vicreg's view agreement and used by nothing else; 0: none
 
     MAX_PARAMETERS = 10**10   # 40 GB of weights: beyond any machine this runs on, so a typo
 
     def __post_init__(self):
-        for key in ("in_dim", "frames", "dim", "enc_depth", "dec_depth", "heads", "mlp_ratio"):
-            check_range(f"model.{key}", getattr(self, key), 1)
+        for key in ("in_dim", "frames", "dim", "enc_depth", "dec_depth", "heads", "mlp_ratio", "projector"):
+            check_range(f"model.{key}", getattr(self, key), 0 if key == "projector" else 1)
             if not isinstance(getattr(self, key), int):
                 raise SkelgenError(f"model.{key} must be a whole number, not {getattr(self, key)!r}")
         check_range("model.dropout", self.dropout, 0, 1, high_open=True)
@@ -50,7 +52,8 @@ class ModelConfig:
     def parameters(self) -> int:
         """About how many weights the model has (blocks, embeddings), before building it."""
         block = (4 + 2 * self.mlp_ratio) * self.dim ** 2
-        return (2 * self.enc_depth + 3 * self.dec_depth) * block + (2 * self.in_dim + self.frames + 2) * self.dim
+        return ((2 * self.enc_depth + 3 * self.dec_depth) * block + (2 * self.in_dim + self.frames + 2) * self.dim
+                + (self.dim + self.projector) * self.projector)
 
 
 def key_padding(lengths: torch.Tensor | None, t: int, extra: int = 0) -> torch.Tensor | None:
@@ -178,6 +181,9 @@ class TAHAR(Autoencoder):
         self.decoder = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_depth))
         self.dec_norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.in_dim)
+        if cfg.projector:
+            self.projector = nn.Sequential(nn.Linear(cfg.dim, cfg.projector), nn.GELU(),
+                                           nn.Linear(cfg.projector, cfg.projector))
         for p in (self.cls_token, self.enc_pos, self.dec_pos):
             nn.init.trunc_normal_(p, std=0.02)
         self.apply(init_linear)
@@ -214,12 +220,39 @@ class TAHAR(Autoencoder):
         both (B, T, M, V, C) or flattened (B, T, F); the mask is not needed (x_dec holds it)."""
         return self.decode(self.encode(x.flatten(2), lengths), x_dec.flatten(2), lengths).view_as(x)
 
+    def forward_loss(self, x, x_dec, mask, lengths=None, other_view=None, vicreg: float = 0.0):
+        """The reconstruction loss, plus ``vicreg`` x ``vicreg_loss`` between the projected [CLS] of
+        x and of ``other_view`` (another augmented view of the same sequences, (B, T, M, V, C))."""
+        cls = self.encode(x.flatten(2), lengths)
+        recon = self.decode(cls, x_dec.flatten(2), lengths).view_as(x)
+        loss = reconstruction_loss(recon.float(), x.float(), mask, lengths)
+        if other_view is None or not vicreg:
+            return loss
+        other = self.encode(other_view.flatten(2), lengths)
+        return loss + vicreg * vicreg_loss(self.projector(cls).float(), self.projector(other).float())
+
 
 def init_linear(m):
     """Xavier-uniform weights and zero biases for every nn.Linear (both architectures)."""
     if isinstance(m, nn.Linear):
         nn.init.xavier_uniform_(m.weight)
         nn.init.zeros_(m.bias)
+
+
+def vicreg_loss(p1, p2) -> torch.Tensor:
+    """VICReg (Bardes et al., 2022) between two views' projections p1, p2 (B, P): invariance (mean
+    squared difference), variance (a hinge keeping each dimension's std at 1 or more, so the views
+    cannot agree by collapsing) and covariance (off-diagonal covariances squared, per dimension),
+    weighted 25, 25, 1 as in the paper and divided by 51 so that the term starts near 1. Zero for
+    identical views whose dimensions each vary with std 1 or more and are uncorrelated."""
+    invariance = F.mse_loss(p1, p2)
+    variance = sum(F.relu(1 - torch.sqrt(p.var(0) + 1e-4)).mean() for p in (p1, p2))
+    covariance = 0.0
+    for p in (p1, p2):
+        p = p - p.mean(0)
+        cov = p.T @ p / (len(p) - 1)
+        covariance = covariance + (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / p.shape[1]
+    return (25 * invariance + 25 * variance + covariance) / 51
 
 
 def reconstruction_loss(recon, target, mask=None, lengths=None):

@@ -62,6 +62,8 @@ class AugmentConfig:
                               # (not in the paper; teaches the decoder to generate from [CLS])
     encoder: bool = False     # also rotate and scale the encoder's input (and so the target);
                               # not in the paper: asks [CLS] to be robust to the camera view
+    crop: float = 1.0         # with encoder: ... and crop it to a random crop..1 of its frames,
+                              # resampled, drawn anew every step (pyskl's UniformSample); 1: off
 
     def __post_init__(self):
         for key in ("rotate", "noise_std"):
@@ -69,6 +71,7 @@ class AugmentConfig:
         check_range("augment.scale", self.scale, 0, 1, high_open=True)  # 1 - scale stays positive
         for key in ("noise_prob", "frame_mask", "joint_mask", "full_mask"):  # probabilities
             check_range(f"augment.{key}", getattr(self, key), 0, 1)
+        check_range("augment.crop", self.crop, 0.1, 1)
 
 
 @dataclass
@@ -89,11 +92,15 @@ class TrainConfig:
                               # properly on 100 clips and on 100,000 (Recipe.fitted_to)
     init: str = ""            # a checkpoint to start from (same layout and model): a small dataset
                               # starts from what a model pretrained on a larger one knows
+    vicreg: float = 0.0       # weight of a view-agreement term beside the reconstruction: VICReg
+                              # on model.projector's outputs for two augmented views of each
+                              # sequence (augment.encoder); not in the paper (BENCHMARKS.md 11e)
 
     def __post_init__(self):
         for key in ("epochs", "batch_size"):
             check_range(f"train.{key}", getattr(self, key), 1)
-        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start", "save_every", "save_minutes", "min_steps"):
+        for key in ("warmup_epochs", "seed", "weight_decay", "lr_start", "save_every", "save_minutes", "min_steps",
+                    "vicreg"):
             check_range(f"train.{key}", getattr(self, key), 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise SkelgenError(f"train.lr must be a number > 0, not {self.lr!r}; fix it in the recipe or with --set")
@@ -192,6 +199,19 @@ class Recipe(Tables):
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     CHOICES = {"augment.joint_mask_mode": ("one", "each")}
+
+    def validate(self):
+        super().validate()
+        if self.augment.crop < 1 and not self.augment.encoder:
+            raise SkelgenError("augment.crop crops the encoder's input; it needs augment.encoder=true")
+        if self.train.vicreg > 0:
+            needs = [k for k, missing in (("model.projector > 0", self.model.projector == 0),
+                                          ("augment.encoder=true", not self.augment.encoder),
+                                          ("model.arch=tahar", self.model.arch != "tahar")) if missing]
+            if needs:
+                raise SkelgenError(f"train.vicreg compares the [CLS] of two augmented views through a projector; "
+                                   f"it needs {' and '.join(needs)}")
+        return self
 
     def fitted_to(self, n: int) -> "Recipe":
         """This recipe for a dataset of ``n`` sequences: epochs and warmup raised in proportion

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .augment import augment, decoder_input
+from .augment import decoder_input, encoder_view
 from .checkpoint import (Checkpoint, DataInfo, RunInfo, check_compatible, file_fingerprint, load_checkpoint,
                          record_latest, save_checkpoint)
 from .errors import SkelgenError
@@ -69,25 +69,32 @@ def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
 
 
 class Objective(torch.nn.Module):
-    """The model's training loss as ``forward``, so DistributedDataParallel can wrap it."""
+    """The model's training loss as ``forward``, so DistributedDataParallel can wrap it;
+    ``vicreg``: the weight of the view-agreement term (train.vicreg), which needs ``other_view``."""
 
-    def __init__(self, model):
+    def __init__(self, model, vicreg: float = 0.0):
         super().__init__()
-        self.model = model
+        self.model, self.vicreg = model, vicreg
 
-    def forward(self, x, x_dec, mask):
-        return self.model.forward_loss(x, x_dec, mask)
+    def forward(self, x, x_dec, mask, other_view=None):
+        if other_view is None:
+            return self.model.forward_loss(x, x_dec, mask)
+        return self.model.forward_loss(x, x_dec, mask, other_view=other_view, vicreg=self.vicreg)
 
 
-def train_step(objective, x, gen, aug, bf16: bool, device):
+def train_step(objective, x, gen, aug, bf16: bool, device, views: int = 1):
     """One pretraining loss on a clean batch x (B, T, M, V, C): the decoder gets an augmented,
-    masked copy; the loss counts masked positions (all positions when masking is off)."""
+    masked copy; the loss counts masked positions (all positions when masking is off). With
+    ``aug.encoder`` the encoder sees (and the decoder rebuilds) ``encoder_view(x)``; with
+    ``views=2`` the objective also gets a second, independent view for its agreement term."""
+    clean = x
     if aug.encoder:
-        x = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=0.0)
+        x = encoder_view(clean, gen, aug)
     x_dec, mask = decoder_input(x, gen, aug)
     masking = aug.frame_mask > 0 or aug.joint_mask > 0
+    other = (encoder_view(clean, gen, aug).to(device),) if views == 2 else ()
     with autocast(device, bf16):
-        return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None)
+        return objective(x.to(device), x_dec.to(device), mask.to(device) if masking else None, *other)
 
 
 @guarded
@@ -130,7 +137,7 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     start_epoch = resume_from(ckpt_path, run, model, opt, data) if resume else 0
     if rank == 0:  # weights and the optimizer's two moments: refuse a run whose checkpoint cannot fit
         check_space(ckpt_path, 3 * sum(p.numel() * p.element_size() for p in model.parameters()) + MB)
-    objective = Objective(model)
+    objective = Objective(model, tc.vicreg)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(objective)
     if show_progress and rank == 0:  # after every check, so that bad input gets one error line only
@@ -271,7 +278,8 @@ def train_epoch(t: Training, epoch: int) -> dict:
             for group in t.opt.param_groups:
                 group["lr"] = lr
             batch = order[s * tc.batch_size: (s + 1) * tc.batch_size][rank::world][:per_rank]
-            loss = train_step(t.objective, t.x[batch], aug_gen, t.run.recipe.augment, t.bf16, t.device)
+            loss = train_step(t.objective, t.x[batch], aug_gen, t.run.recipe.augment, t.bf16, t.device,
+                              views=2 if t.run.recipe.train.vicreg > 0 else 1)
             if not torch.isfinite(loss):
                 raise SkelgenError(f"loss became {loss.item()} at epoch {epoch + 1}; "
                                    f"lower train.lr or use train.precision=fp32")

@@ -60,3 +60,37 @@ def test_the_mode_is_a_checked_recipe_key():
     assert r.augment.joint_mask_mode == "each"
     with pytest.raises(SkelgenError, match="one of one, each"):
         r.set("augment.joint_mask_mode", "some")
+
+
+def test_encoder_view_is_the_old_encoder_augmentation_unless_cropped():
+    from skelgen.augment import encoder_view, temporal_crop
+    x = torch.randn(4, T, M, V, 3)
+    aug = AugmentConfig(encoder=True)
+    assert torch.equal(encoder_view(x, torch.Generator().manual_seed(1), aug),
+                       augment(x, torch.Generator().manual_seed(1), rotate=0.3, scale=0.1, noise_prob=0.0))
+    g = torch.Generator().manual_seed(1)
+    cropped = temporal_crop(augment(x, g, rotate=0.3, scale=0.1, noise_prob=0.0), g, 0.5)
+    assert torch.equal(encoder_view(x, torch.Generator().manual_seed(1), AugmentConfig(encoder=True, crop=0.5)), cropped)
+    assert cropped.shape == x.shape
+
+
+def test_view_agreement_is_zero_for_identical_views_and_grows_with_their_difference():
+    from skelgen.model import vicreg_loss
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 16, generator=g)
+    q, _ = torch.linalg.qr(a - a.mean(0))  # centred, orthonormal columns
+    p = q * (len(a) - 1) ** 0.5             # every dimension std 1, uncorrelated
+    assert vicreg_loss(p, p).item() == pytest.approx(0.0, abs=1e-6)
+    near, far = p + 0.1 * torch.randn(64, 16, generator=g), p + 1.0 * torch.randn(64, 16, generator=g)
+    assert 0 < vicreg_loss(p, near) < vicreg_loss(p, far)
+    collapsed = torch.zeros(64, 16)  # identical and constant: agreement by collapse is not free
+    assert vicreg_loss(collapsed, collapsed).item() == pytest.approx(25 * 2 * (1 - 0.01) / 51, rel=1e-4)  # std 0: hinge 1 - sqrt(1e-4)
+
+
+@pytest.mark.parametrize("sets, needs", [(["train.vicreg=0.1"], "model.projector > 0 and augment.encoder=true"),
+                                         (["train.vicreg=0.1", "model.projector=32", "augment.encoder=true",
+                                           "model.arch=mae"], "model.arch=tahar"),
+                                         (["augment.crop=0.5"], "augment.encoder=true")])
+def test_view_agreement_and_crop_name_what_they_need(sets, needs):
+    with pytest.raises(SkelgenError, match=needs.replace("+", r"\+")):
+        Recipe.load("demo", sets)

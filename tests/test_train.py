@@ -115,7 +115,8 @@ def test_save_minutes_and_empty_init_leave_generator_cache_names_unchanged():
     from skelgen.bench.methods import recipe_digest
     r = tiny_recipe(**{"train.save_every": 50})
     before = r.to_dict()
-    del before["train"]["save_minutes"], before["train"]["init"]
+    del before["train"]["save_minutes"], before["train"]["init"], before["train"]["vicreg"]
+    del before["augment"]["crop"], before["model"]["projector"]
     old_name = hashlib.sha256(json.dumps({**before, "name": ""}, sort_keys=True).encode()).hexdigest()[:16]
     assert recipe_digest(r) == old_name
     r.set("train.save_minutes", 0.5)
@@ -145,11 +146,11 @@ def test_interrupt_saves_last_completed_epoch_and_resumes_exactly(tmp_path, demo
     full = load_checkpoint(pretrain(r, str(demo_file), tmp_path / "full", show_progress=False))
     steps, step = [], train_module.train_step
 
-    def interrupted_step(*args):
+    def interrupted_step(*args, **kwargs):
         steps.append(1)
         if len(steps) == 2 * 6 + 3:  # 6 steps an epoch (96 sequences, batch 16): inside epoch 3
             raise KeyboardInterrupt
-        return step(*args)
+        return step(*args, **kwargs)
 
     saved = saved_epochs(monkeypatch)
     monkeypatch.setattr(train_module, "train_step", interrupted_step)
@@ -248,3 +249,18 @@ def test_min_steps_fits_the_epochs_to_a_small_dataset(tmp_path, demo_file):
     assert saved.epoch == 5 and saved.run.recipe.train.epochs == 5
     assert len(read_log(tmp_path / "run")) == 5
     assert isinstance(Recipe().fitted_to(1), Recipe)
+
+
+def test_view_agreement_trains_a_projector_that_checkpoints_and_resumes_exactly(tmp_path, demo_file):
+    r = tiny_recipe(epochs=2, **{"train.vicreg": 0.1, "model.projector": 16, "augment.encoder": True,
+                                 "augment.crop": 0.7})
+    full = pretrain(r, str(demo_file), tmp_path / "full", show_progress=False)
+    pretrain(r, str(demo_file), tmp_path / "part", show_progress=False, stop_after=1)
+    resumed = pretrain(r, str(demo_file), tmp_path / "part", resume=True, show_progress=False)
+    a, b = load_checkpoint(full), load_checkpoint(resumed)
+    assert any(k.startswith("projector.") for k in a.weights)
+    for k in a.weights:
+        assert torch.equal(a.weights[k], b.weights[k]), k
+    plain = load_checkpoint(pretrain(tiny_recipe(epochs=2), str(demo_file), tmp_path / "plain", show_progress=False))
+    assert read_log(tmp_path / "full")[-1]["loss"] != read_log(tmp_path / "plain")[-1]["loss"]
+    assert not any(k.startswith("projector.") for k in plain.weights)

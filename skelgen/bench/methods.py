@@ -143,13 +143,20 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+# Keys added after generator caches were first written, left out of a digest at these defaults
+# so that those caches keep their names (hours of training each).
+LATER_KEYS = {("train", "init"): "", ("augment", "crop"): 1.0, ("train", "vicreg"): 0.0, ("model", "projector"): 0}
+
+
 def recipe_digest(recipe) -> str:
     """The recipe's part of a generator cache folder's name. train.save_minutes is left out (when
-    checkpoints are written changes no weight), and so is an empty train.init: caches made before
-    those keys existed keep their names (hours of training each)."""
-    d = recipe.to_dict()
-    train = {k: v for k, v in d["train"].items() if k != "save_minutes" and not (k == "init" and v == "")}
-    return _digest({**d, "name": "", "train": train})
+    checkpoints are written changes no weight), and so are LATER_KEYS at their defaults."""
+    d = {**recipe.to_dict(), "name": ""}
+    for table, keys in d.items():
+        if isinstance(keys, dict):
+            d[table] = {k: v for k, v in keys.items() if (table, k) != ("train", "save_minutes")
+                        and not ((table, k) in LATER_KEYS and LATER_KEYS[table, k] == v)}
+    return _digest(d)
 
 
 def generator_recipe(g, frames: int, n: int):
