@@ -52,25 +52,12 @@ import torch.nn.functional as F
 from skelgen.augment import augment, temporal_crop
 from skelgen.evaluate import knn_predict
 from skelgen.io.dataset import SkeletonFile
-from skelgen.model import TAHAR, ModelConfig, init_linear, reconstruction_loss
+from skelgen.model import TAHAR, ModelConfig, init_linear, reconstruction_loss, vicreg_loss
 from skelgen.preprocess import prepare_file
 
 
 def one_nn(train_x, train_y, test_x, test_y) -> float:
     return float((knn_predict(train_x, train_y, test_x) == test_y).mean() * 100)
-
-
-def vicreg(p1, p2) -> torch.Tensor:
-    """VICReg (Bardes et al. 2022) on two views' projections (B, P), its weights 25, 25, 1 over 51:
-    zero for identical views whose every dimension varies by at least 1 and is uncorrelated."""
-    invariance = F.mse_loss(p1, p2)
-    variance = sum(F.relu(1 - torch.sqrt(p.var(0) + 1e-4)).mean() for p in (p1, p2))
-    covariance = 0.0
-    for p in (p1, p2):
-        p = p - p.mean(0)
-        cov = p.T @ p / (len(p) - 1)
-        covariance = covariance + (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / p.shape[1]
-    return (25 * invariance + 25 * variance + covariance) / 51
 
 
 def main():
@@ -169,7 +156,7 @@ def main():
             mu = torch.cat([z, z2]).mean(0, keepdim=True)
             loss = loss + a.agree * (1 - F.cosine_similarity(z - mu, z2 - mu, dim=-1)).mean()
         if a.vicreg > 0:
-            loss = loss + a.vicreg * vicreg(projector(z), projector(model.encode(streams(view(x)))))
+            loss = loss + a.vicreg * vicreg_loss(projector(z), projector(model.encode(streams(view(x)))))
         opt.zero_grad()
         loss.backward()
         opt.step()
