@@ -111,15 +111,13 @@ def main():
         return torch.cat(parts, -1).flatten(2)
 
     torch.manual_seed(a.seed)
-    model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4))
+    model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4,
+                              projector=512 if a.vicreg > 0 else 0))
     model.head = torch.nn.Linear(128, m * v * c)  # the output stays joints
     init_linear(model.head)
     if a.decoder == "fixed":
         for part in (*model.decoder.parameters(), *model.dec_norm.parameters(), model.dec_pos):
             part.requires_grad_(False)
-    projector = torch.nn.Sequential(torch.nn.Linear(128, 512), torch.nn.GELU(), torch.nn.Linear(512, 512))
-    if a.vicreg > 0:
-        model.projector = projector  # trained with the model
     if a.wd_groups is None:
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     else:
@@ -156,7 +154,7 @@ def main():
             mu = torch.cat([z, z2]).mean(0, keepdim=True)
             loss = loss + a.agree * (1 - F.cosine_similarity(z - mu, z2 - mu, dim=-1)).mean()
         if a.vicreg > 0:
-            loss = loss + a.vicreg * vicreg_loss(projector(z), projector(model.encode(streams(view(x)))))
+            loss = loss + a.vicreg * vicreg_loss(model.projector(z), model.projector(model.encode(streams(view(x)))))
         opt.zero_grad()
         loss.backward()
         opt.step()

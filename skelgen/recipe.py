@@ -204,6 +204,9 @@ class Recipe(Tables):
         super().validate()
         if self.augment.crop < 1 and not self.augment.encoder:
             raise SkelgenError("augment.crop crops the encoder's input; it needs augment.encoder=true")
+        if self.model.projector and not self.train.vicreg:  # an untrained projector (DDP refuses unused weights)
+            raise SkelgenError("model.projector is trained only by train.vicreg; set train.vicreg > 0 or "
+                               "model.projector=0")
         if self.train.vicreg > 0:
             needs = [k for k, missing in (("model.projector > 0", self.model.projector == 0),
                                           ("augment.encoder=true", not self.augment.encoder),

@@ -9,7 +9,7 @@ step: the generator-size step (D = 128, batch 64) took 76-81 ms in bf16 and 84-9
 with passive waits against 34-41 and 50-55 ms spinning (AMX Xeon, 2 cores, BENCHMARKS.md 9h).
 So the waits are passive only where other processes are running when the command starts (or
 where that cannot be told); else the threads spin briefly (GOMP_SPINCOUNT 10,000) before they
-sleep: as fast as libgomp's default spin on an idle machine, and half as slow as it if other work
+sleep: as fast as libgomp's default spin on an idle machine, and less slow than it if other work
 starts later (with a busy process beside it, 117-180 ms a bf16 step against 99-345).
 
 ``keep_freed_memory``: a step allocates and frees activations of up to ~70 MB each; glibc serves

@@ -90,7 +90,8 @@ def test_view_agreement_is_zero_for_identical_views_and_grows_with_their_differe
 @pytest.mark.parametrize("sets, needs", [(["train.vicreg=0.1"], "model.projector > 0 and augment.encoder=true"),
                                          (["train.vicreg=0.1", "model.projector=32", "augment.encoder=true",
                                            "model.arch=mae"], "model.arch=tahar"),
-                                         (["augment.crop=0.5"], "augment.encoder=true")])
+                                         (["augment.crop=0.5"], "augment.encoder=true"),
+                                         (["model.projector=32"], "trained only by train.vicreg")])
 def test_view_agreement_and_crop_name_what_they_need(sets, needs):
     with pytest.raises(SkelgenError, match=needs.replace("+", r"\+")):
         Recipe.load("demo", sets)
