@@ -62,6 +62,14 @@ class Layout:
         """(child, parent) index pairs, for drawing."""
         return [(i, p) for i, p in enumerate(self.parents) if p >= 0]
 
+    def feature_parents(self, persons: int, channels: int) -> list[int]:
+        """For a frame flattened (M, V, C) -> F: each feature's parent feature, the same person's
+        and coordinate's at the joint's parent (its own for a root), so that ``x - x[..., p]``
+        gives the bone vectors (model.streams)."""
+        v = self.num_joints
+        return [(m * v + (self.parents[j] if self.parents[j] >= 0 else j)) * channels + c
+                for m in range(persons) for j in range(v) for c in range(channels)]
+
     def to_dict(self) -> dict:
         return {"name": self.name, "joints": list(self.joints), "parents": list(self.parents),
                 "landmarks": dict(self.landmarks)}

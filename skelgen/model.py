@@ -7,7 +7,7 @@ output, by cross-attention.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -29,8 +29,14 @@ class ModelConfig:
     arch: str = "tahar"       # tahar | mae (the paper's MAE-style baseline, Table 3)
     projector: int = 0        # width of a projector after [CLS] (D -> P -> P), trained by
                               # train.vicreg's view agreement and used by nothing else; 0: none
+    streams: str = "joints"   # what the model reads of each frame: the joints, and beside them, as
+                              # the field's strongest models do, bone vectors (joint minus parent)
+                              # and motion (next frame minus this one); it always rebuilds joints
+    parents: list[int] = field(default_factory=list)  # each joint feature's parent feature, for the
+                              # bones; set from the data's layout as in_dim and frames are
 
     MAX_PARAMETERS = 10**10   # 40 GB of weights: beyond any machine this runs on, so a typo
+    STREAMS = ("joints", "joints+bones", "joints+motion", "joints+bones+motion")
 
     def __post_init__(self):
         for key in ("in_dim", "frames", "dim", "enc_depth", "dec_depth", "heads", "mlp_ratio", "projector"):
@@ -44,6 +50,12 @@ class ModelConfig:
                                f"choose heads {fits} or another dim")
         if self.arch not in ("tahar", "mae"):
             raise SkelgenError(f"model.arch must be tahar or mae, not {self.arch!r}")
+        if self.streams not in self.STREAMS:
+            raise SkelgenError(f"model.streams must be one of {', '.join(self.STREAMS)}, not {self.streams!r}")
+        if not (isinstance(self.parents, list) and all(type(p) is int for p in self.parents)):
+            raise SkelgenError(f"model.parents must be a list of feature indices, not {self.parents!r}")
+        if self.streams != "joints" and self.arch != "tahar":
+            raise SkelgenError("model.streams other than joints needs model.arch = tahar")
         if self.parameters() > self.MAX_PARAMETERS:
             raise SkelgenError(f"a model of dim {self.dim}, depth {self.enc_depth}+{self.dec_depth}, frames "
                                f"{self.frames} would have about {self.parameters():.1e} parameters; "
@@ -52,8 +64,25 @@ class ModelConfig:
     def parameters(self) -> int:
         """About how many weights the model has (blocks, embeddings), before building it."""
         block = (4 + 2 * self.mlp_ratio) * self.dim ** 2
-        return ((2 * self.enc_depth + 3 * self.dec_depth) * block + (2 * self.in_dim + self.frames + 2) * self.dim
+        inputs = self.in_dim * (1 + self.streams.count("+"))
+        return ((2 * self.enc_depth + 3 * self.dec_depth) * block + (inputs + self.in_dim + self.frames + 2) * self.dim
                 + (self.dim + self.projector) * self.projector)
+
+
+def input_streams(x: torch.Tensor, streams: str, parents: torch.Tensor | None = None,
+                  lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Joints (B, T, F) -> (B, T, S * F), the S streams ``streams`` names side by side: the joints;
+    bones, each feature minus its ``parents`` feature (F indices, Layout.feature_parents); motion,
+    the next frame minus this one, zero at each sequence's last frame (``lengths``, B)."""
+    parts = [x]
+    if "bones" in streams:
+        parts.append(x - x[..., parents])
+    if "motion" in streams:
+        motion = F.pad(x[:, 1:] - x[:, :-1], (0, 0, 0, 1))
+        if lengths is not None:  # nothing moves from a sequence's last frame into its padding
+            motion = motion * (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None] - 1)[..., None]
+        parts.append(motion)
+    return torch.cat(parts, -1) if len(parts) > 1 else x
 
 
 def key_padding(lengths: torch.Tensor | None, t: int, extra: int = 0) -> torch.Tensor | None:
@@ -172,7 +201,14 @@ class TAHAR(Autoencoder):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Linear(cfg.in_dim, cfg.dim)  # shared by encoder and decoder
+        streams = 1 + cfg.streams.count("+")
+        if "bones" in cfg.streams and (len(cfg.parents) != cfg.in_dim
+                                       or not all(0 <= p < cfg.in_dim for p in cfg.parents)):
+            raise SkelgenError(f"model.streams {cfg.streams} needs a parent for each of the {cfg.in_dim} "
+                               f"features (model.parents, set from the data's layout by pretraining)")
+        # not saved with the weights: the config holds it, and older checkpoints have none
+        self.register_buffer("bone_parents", torch.tensor(cfg.parents, dtype=torch.long), persistent=False)
+        self.embed = nn.Linear(streams * cfg.in_dim, cfg.dim)  # shared by encoder and decoder
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.enc_pos = nn.Parameter(torch.zeros(1, cfg.frames + 1, cfg.dim))
         self.dec_pos = nn.Parameter(torch.zeros(1, cfg.frames, cfg.dim))
@@ -196,11 +232,16 @@ class TAHAR(Autoencoder):
         used), which removes about a fifth of the paper-size model's training FLOPs.
         """
         b, t, _ = x.shape
-        h = torch.cat([self.cls_token.expand(b, -1, -1), self.embed(x)], 1) + self.enc_pos[:, : t + 1]
+        tokens = self.embed(self.streams(x, lengths))
+        h = torch.cat([self.cls_token.expand(b, -1, -1), tokens], 1) + self.enc_pos[:, : t + 1]
         mask = key_padding(lengths, t, extra=1)
         for i, block in enumerate(self.encoder):
             h = block(h, mask, 1 if cls_only and i == len(self.encoder) - 1 else None)
         return self.enc_norm(h)
+
+    def streams(self, x, lengths=None):
+        """Joints (B, T, F) -> what the embedding reads, (B, T, S * F) (``input_streams``)."""
+        return input_streams(x, self.cfg.streams, self.bone_parents, lengths)
 
     def encode(self, x, lengths=None):
         """The sequence embedding: x (B, T, F) -> [CLS] (B, D)."""
@@ -209,7 +250,7 @@ class TAHAR(Autoencoder):
     def decode(self, cls, x_dec, lengths=None):
         """Rebuild a sequence from [CLS] (B, D) and a decoder input (B, T, F) -> (B, T, F)."""
         t = x_dec.shape[1]
-        h = self.embed(x_dec) + self.dec_pos[:, :t]
+        h = self.embed(self.streams(x_dec, lengths)) + self.dec_pos[:, :t]
         mask = key_padding(lengths, t)
         for block in self.decoder:
             h = block(h, cls, mask)

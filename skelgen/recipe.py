@@ -1,6 +1,6 @@
 """Recipes: one TOML file per experiment, its tables 1:1 with the dataclasses below.
 
-    [model]   -> ModelConfig (dim, enc_depth, ...; in_dim and frames come from the data)
+    [model]   -> ModelConfig (dim, enc_depth, ...; in_dim, frames and parents come from the data)
     [data]    -> DataConfig     [augment] -> AugmentConfig     [train] -> TrainConfig
 
 ``--set train.epochs=5`` overrides one key; an unknown table or key is an error.
@@ -198,7 +198,7 @@ class Recipe(Tables):
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    CHOICES = {"augment.joint_mask_mode": ("one", "each")}
+    CHOICES = {"augment.joint_mask_mode": ("one", "each"), "model.streams": ModelConfig.STREAMS}
 
     def validate(self):
         super().validate()

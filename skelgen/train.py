@@ -202,7 +202,8 @@ def load_run_data(recipe: Recipe, data: str, out_dir: Path, rank: int) -> tuple[
             make_folder(out_dir)
         n, t, m, v, c = x.shape
         recipe = recipe.fitted_to(n)  # train.min_steps: more epochs on a small dataset
-        cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t})
+        parents = sf.layout.feature_parents(m, c) if "bones" in recipe.model.streams else []
+        cfg = ModelConfig(**{**asdict(recipe.model), "in_dim": m * v * c, "frames": t, "parents": parents})
         run = RunInfo(cfg, DataInfo(str(Path(data).resolve()), file_fingerprint(data), recipe.data.split, t, m,
                                     sf.frame == "normalized", sf.layout), sf.classes, recipe)
     return x, run

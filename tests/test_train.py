@@ -116,13 +116,14 @@ def test_save_minutes_and_empty_init_leave_generator_cache_names_unchanged():
     r = tiny_recipe(**{"train.save_every": 50})
     before = r.to_dict()
     del before["train"]["save_minutes"], before["train"]["init"], before["train"]["vicreg"]
-    del before["augment"]["crop"], before["model"]["projector"]
+    del before["augment"]["crop"], before["model"]["projector"], before["model"]["streams"], before["model"]["parents"]
     old_name = hashlib.sha256(json.dumps({**before, "name": ""}, sort_keys=True).encode()).hexdigest()[:16]
     assert recipe_digest(r) == old_name
     r.set("train.save_minutes", 0.5)
     assert recipe_digest(r) == recipe_digest(tiny_recipe(**{"train.save_every": 50}))
     r.set("train.init", "base/checkpoint.pt")
     assert recipe_digest(r) != old_name
+    assert recipe_digest(tiny_recipe(**{"train.save_every": 50, "model.streams": "joints+bones"})) != old_name
 
 
 def test_checkpoints_by_elapsed_time(tmp_path, demo_file, monkeypatch):
