@@ -19,7 +19,14 @@ Ideas (each off by default):
                         1, divided by 51) on a projector's outputs (128 -> 512 -> 512, GELU) for
                         two augmented views: unlike --agree, [CLS] itself need not be invariant,
                         only what the projector keeps of it
-    --streams jbm       the encoder and decoder inputs carry joints, bones (joint minus parent)
+    --shear H           ... and sheared: each coordinate plus U(-H, H) times each other one
+                        (SkeletonCLR's and AimCLR's shear), on both views
+    --drop P            ... and each joint of each view zeroed in every frame with probability P
+                        (AimCLR's extreme spatial augmentation), on --vicreg's second view
+                        only (the first is rebuilt)
+    --jitter S          ... and N(0, S^2) noise on every coordinate, on the second view only
+    --projector P       the projector's width for --vicreg (512 unless given)
+    --streams jbm       model.streams: the inputs carry joints, bones (joint minus parent)
                         and motion (frame differences); the output stays joints
     --decoder fixed     the decoder's blocks, norm and positions stay at their random start; only
                         its output layer learns (Predict & Cluster's "fixed weights": a decoder
@@ -45,14 +52,13 @@ import math
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from skelgen.augment import augment, temporal_crop
+from skelgen.augment import augment, shear, temporal_crop
 from skelgen.evaluate import knn_predict
 from skelgen.io.dataset import SkeletonFile
-from skelgen.model import TAHAR, ModelConfig, init_linear, reconstruction_loss, vicreg_loss
+from skelgen.model import TAHAR, ModelConfig, reconstruction_loss, vicreg_loss
 from skelgen.preprocess import prepare_file
 
 
@@ -70,10 +76,14 @@ def main():
     p.add_argument("--rot", type=float, default=0.0)
     p.add_argument("--scale", type=float, default=0.0)
     p.add_argument("--crop", type=float, default=1.0)
+    p.add_argument("--shear", type=float, default=0.0)
+    p.add_argument("--projector", type=int, default=512)
+    p.add_argument("--drop", type=float, default=0.0)
+    p.add_argument("--jitter", type=float, default=0.0)
     p.add_argument("--target", choices=("view", "clean"), default="view")
     p.add_argument("--agree", type=float, default=0.0)
     p.add_argument("--vicreg", type=float, default=0.0)
-    p.add_argument("--streams", choices=("j", "jbm"), default="j")
+    p.add_argument("--streams", choices=("j", "jb", "jm", "jbm"), default="j")
     p.add_argument("--wd-groups", type=float, default=None)
     p.add_argument("--smooth", type=int, default=1)
     p.add_argument("--motion-loss", type=float, default=0.0)
@@ -98,23 +108,12 @@ def main():
 
     x_train = splits["train"][0]
     n, t, m, v, c = x_train.shape
-    parent = np.arange(v)
-    for child, par in sf.layout.bones:
-        parent[child] = par
-
-    def streams(x):  # (B, T, M, V, C) -> (B, T, F * streams)
-        parts = [x]
-        if a.streams == "jbm":
-            motion = torch.zeros_like(x)
-            motion[:, :-1] = x[:, 1:] - x[:, :-1]
-            parts += [x - x[:, :, :, parent], motion]
-        return torch.cat(parts, -1).flatten(2)
-
+    names = {"j": "joints", "jb": "joints+bones", "jm": "joints+motion", "jbm": "joints+bones+motion"}
+    streams = names[a.streams]  # model.streams
     torch.manual_seed(a.seed)
-    model = TAHAR(ModelConfig(in_dim=m * v * c * len(a.streams), frames=t, dim=128, heads=4,
-                              projector=512 if a.vicreg > 0 else 0))
-    model.head = torch.nn.Linear(128, m * v * c)  # the output stays joints
-    init_linear(model.head)
+    model = TAHAR(ModelConfig(in_dim=m * v * c, frames=t, dim=128, heads=4, streams=streams,
+                              parents=sf.layout.feature_parents(m, c) if "bones" in streams else [],
+                              projector=a.projector if a.vicreg > 0 else 0))
     if a.decoder == "fixed":
         for part in (*model.decoder.parameters(), *model.dec_norm.parameters(), model.dec_pos):
             part.requires_grad_(False)
@@ -127,9 +126,16 @@ def main():
                                  {"params": others, "weight_decay": 0.0}], lr=2e-3)
     gen = torch.Generator().manual_seed(a.seed)
 
-    def view(x):
+    def view(x, second=False):
         if a.rot > 0 or a.scale > 0:
             x = augment(x, gen, rotate=a.rot, scale=a.scale, noise_prob=0.0)
+        if a.shear > 0:
+            x = shear(x, gen, a.shear)
+        if second and a.jitter > 0:
+            x = x + torch.randn(x.shape, generator=gen) * a.jitter
+        if second and a.drop > 0:
+            keep = torch.rand(len(x), 1, 1, x.shape[3], 1, generator=gen) >= a.drop
+            x = x * keep
         return temporal_crop(x, gen, a.crop) if a.crop < 1 else x
 
     warm, t0 = a.steps // 25, time.time()
@@ -139,8 +145,8 @@ def main():
             group["lr"] = lr
         x = x_train[torch.randint(0, n, (64,), generator=gen)]
         seen = view(x)
-        z = model.encode(streams(seen))
-        recon = model.decode(z, torch.zeros(len(x), t, streams(x[:1]).shape[-1])).view_as(x)
+        z = model.encode(seen.flatten(2))
+        recon = model.decode(z, torch.zeros(len(x), t, m * v * c)).view_as(x)
         target = seen if a.target == "view" else x
         if a.smooth > 1:  # moving average over time, edges padded with the end frames
             pad = torch.cat([target[:, :1].expand(-1, a.smooth // 2, -1, -1, -1), target,
@@ -150,11 +156,12 @@ def main():
         if a.motion_loss > 0:
             loss = loss + a.motion_loss * reconstruction_loss(recon.diff(dim=1), target.diff(dim=1))
         if a.agree > 0:
-            z2 = model.encode(streams(view(x)))
+            z2 = model.encode(view(x).flatten(2))
             mu = torch.cat([z, z2]).mean(0, keepdim=True)
             loss = loss + a.agree * (1 - F.cosine_similarity(z - mu, z2 - mu, dim=-1)).mean()
         if a.vicreg > 0:
-            loss = loss + a.vicreg * vicreg_loss(model.projector(z), model.projector(model.encode(streams(view(x)))))
+            other = model.encode(view(x, second=True).flatten(2))
+            loss = loss + a.vicreg * vicreg_loss(model.projector(z), model.projector(other))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -163,7 +170,7 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        emb = {k: (torch.cat([model.encode(streams(x[i:i + 256])) for i in range(0, len(x), 256)]).numpy(), y)
+        emb = {k: (torch.cat([model.encode(x[i:i + 256].flatten(2)) for i in range(0, len(x), 256)]).numpy(), y)
                for k, (x, y) in splits.items()}
     row = {"name": a.name, "data": a.data, "args": vars(a), "val": one_nn(*emb["val_train"], *emb["val_test"]),
            "test": one_nn(*emb["train"], *emb["test"]), "minutes": round((time.time() - t0) / 60, 1)}

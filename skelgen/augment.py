@@ -43,6 +43,15 @@ def augment(x: torch.Tensor, gen: torch.Generator, *, rotate: float = 0.3, scale
     return y * present
 
 
+def shear(x: torch.Tensor, gen: torch.Generator, amount: float) -> torch.Tensor:
+    """SkeletonCLR's shear: x (B, T, M, V, 3), each sample's coordinates mixed by a matrix with
+    ones on the diagonal and U(-amount, amount) elsewhere (each axis plus a share of the others)."""
+    b = x.shape[0]
+    off = (torch.rand(b, 3, 3, generator=gen) * 2 - 1) * amount
+    h = (off * (1 - torch.eye(3)) + torch.eye(3)).to(x)
+    return torch.einsum("btmvc,bdc->btmvd", x, h)
+
+
 def mask_frames_joints(x: torch.Tensor, gen: torch.Generator, frame_rate: float = 0.8,
                        joint_rate: float = 0.8, lengths: torch.Tensor | None = None,
                        full_rate: float = 0.0, joint_mode: str = "one"):
@@ -89,8 +98,11 @@ def decoder_input(x: torch.Tensor, gen: torch.Generator, aug, lengths: torch.Ten
 
 def encoder_view(x: torch.Tensor, gen: torch.Generator, aug) -> torch.Tensor:
     """What the encoder sees with ``aug.encoder`` (recipe.AugmentConfig): x (B, T, M, V, C) rotated
-    and scaled (no noise), then, where ``aug.crop < 1``, a random temporal crop resampled to T."""
+    and scaled (no noise), sheared where ``aug.shear > 0``, then, where ``aug.crop < 1``, a random
+    temporal crop resampled to T."""
     x = augment(x, gen, rotate=aug.rotate, scale=aug.scale, noise_prob=0.0)
+    if aug.shear > 0:  # drawn only when asked, so that other recipes' random numbers stay the same
+        x = shear(x, gen, aug.shear)
     return temporal_crop(x, gen, aug.crop) if aug.crop < 1 else x
 
 

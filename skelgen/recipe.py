@@ -64,6 +64,8 @@ class AugmentConfig:
                               # not in the paper: asks [CLS] to be robust to the camera view
     crop: float = 1.0         # with encoder: ... and crop it to a random crop..1 of its frames,
                               # resampled, drawn anew every step (pyskl's UniformSample); 1: off
+    shear: float = 0.0        # with encoder: ... and sheared, each axis plus U(-shear, shear) times
+                              # each other axis (SkeletonCLR's augmentation); 0: off
 
     def __post_init__(self):
         for key in ("rotate", "noise_std"):
@@ -72,6 +74,7 @@ class AugmentConfig:
         for key in ("noise_prob", "frame_mask", "joint_mask", "full_mask"):  # probabilities
             check_range(f"augment.{key}", getattr(self, key), 0, 1)
         check_range("augment.crop", self.crop, 0.1, 1)
+        check_range("augment.shear", self.shear, 0, 1)
 
 
 @dataclass
@@ -202,8 +205,9 @@ class Recipe(Tables):
 
     def validate(self):
         super().validate()
-        if self.augment.crop < 1 and not self.augment.encoder:
-            raise SkelgenError("augment.crop crops the encoder's input; it needs augment.encoder=true")
+        for key, off in (("crop", 1.0), ("shear", 0.0)):
+            if getattr(self.augment, key) != off and not self.augment.encoder:
+                raise SkelgenError(f"augment.{key} changes the encoder's input; it needs augment.encoder=true")
         if self.model.projector and not self.train.vicreg:  # an untrained projector (DDP refuses unused weights)
             raise SkelgenError("model.projector is trained only by train.vicreg; set train.vicreg > 0 or "
                                "model.projector=0")

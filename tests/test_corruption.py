@@ -74,6 +74,20 @@ def test_encoder_view_is_the_old_encoder_augmentation_unless_cropped():
     assert cropped.shape == x.shape
 
 
+def test_shear_mixes_each_axis_with_the_others_within_its_amount():
+    from skelgen.augment import encoder_view, shear
+    x = torch.randn(64, T, M, V, 3)
+    axis = torch.zeros(1, 1, 1, 1, 3)
+    axis[..., 0] = 1.0  # a point on the x axis maps to (1, h_yx, h_zx): column 0 of the shear matrix
+    y = shear(axis.expand(64, T, M, V, 3), torch.Generator().manual_seed(0), 0.5)
+    assert torch.equal(y[..., 0], torch.ones_like(y[..., 0]))
+    assert y[..., 1:].abs().max() <= 0.5 and y[..., 1:].abs().max() > 0.3
+    assert torch.equal(shear(x, torch.Generator().manual_seed(0), 0.0), x)
+    g = torch.Generator().manual_seed(1)
+    sheared = shear(augment(x, g, rotate=0.3, scale=0.1, noise_prob=0.0), g, 0.5)
+    assert torch.equal(encoder_view(x, torch.Generator().manual_seed(1), AugmentConfig(encoder=True, shear=0.5)), sheared)
+
+
 def test_view_agreement_is_zero_for_identical_views_and_grows_with_their_difference():
     from skelgen.model import vicreg_loss
     g = torch.Generator().manual_seed(0)
@@ -91,6 +105,7 @@ def test_view_agreement_is_zero_for_identical_views_and_grows_with_their_differe
                                          (["train.vicreg=0.1", "model.projector=32", "augment.encoder=true",
                                            "model.arch=mae"], "model.arch=tahar"),
                                          (["augment.crop=0.5"], "augment.encoder=true"),
+                                         (["augment.shear=0.5"], "augment.encoder=true"),
                                          (["model.projector=32"], "trained only by train.vicreg")])
 def test_view_agreement_and_crop_name_what_they_need(sets, needs):
     with pytest.raises(SkelgenError, match=needs.replace("+", r"\+")):

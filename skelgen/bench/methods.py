@@ -146,7 +146,7 @@ def _digest(*parts) -> str:
 # Keys added after generator caches were first written, left out of a digest at these defaults
 # so that those caches keep their names (hours of training each).
 LATER_KEYS = {("train", "init"): "", ("augment", "crop"): 1.0, ("train", "vicreg"): 0.0, ("model", "projector"): 0,
-              ("model", "streams"): "joints", ("model", "parents"): []}
+              ("model", "streams"): "joints", ("model", "parents"): [], ("augment", "shear"): 0.0}
 
 
 def recipe_digest(recipe) -> str:
