@@ -61,11 +61,16 @@ class ModelConfig:
                                f"{self.frames} would have about {self.parameters():.1e} parameters; "
                                f"choose a smaller model")
 
+    @property
+    def embed_in(self) -> int:
+        """What the embedding reads of a frame: F features for each of the streams."""
+        return self.in_dim * len(self.streams.split("+"))
+
     def parameters(self) -> int:
         """About how many weights the model has (blocks, embeddings), before building it."""
         block = (4 + 2 * self.mlp_ratio) * self.dim ** 2
-        inputs = self.in_dim * (1 + self.streams.count("+"))
-        return ((2 * self.enc_depth + 3 * self.dec_depth) * block + (inputs + self.in_dim + self.frames + 2) * self.dim
+        embeddings = (self.embed_in + self.in_dim + self.frames + 2) * self.dim  # embed, head, positions
+        return ((2 * self.enc_depth + 3 * self.dec_depth) * block + embeddings
                 + (self.dim + self.projector) * self.projector)
 
 
@@ -201,14 +206,13 @@ class TAHAR(Autoencoder):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        streams = 1 + cfg.streams.count("+")
         if "bones" in cfg.streams and (len(cfg.parents) != cfg.in_dim
                                        or not all(0 <= p < cfg.in_dim for p in cfg.parents)):
             raise SkelgenError(f"model.streams {cfg.streams} needs a parent for each of the {cfg.in_dim} "
                                f"features (model.parents, set from the data's layout by pretraining)")
         # not saved with the weights: the config holds it, and older checkpoints have none
         self.register_buffer("bone_parents", torch.tensor(cfg.parents, dtype=torch.long), persistent=False)
-        self.embed = nn.Linear(streams * cfg.in_dim, cfg.dim)  # shared by encoder and decoder
+        self.embed = nn.Linear(cfg.embed_in, cfg.dim)  # shared by encoder and decoder
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.enc_pos = nn.Parameter(torch.zeros(1, cfg.frames + 1, cfg.dim))
         self.dec_pos = nn.Parameter(torch.zeros(1, cfg.frames, cfg.dim))

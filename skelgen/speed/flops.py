@@ -39,14 +39,14 @@ def decoder_forward(cfg: ModelConfig, frames: int) -> int:
     """TAHAR's decoder on one sequence: embedding, blocks with [CLS]-only cross-attention (value and
     output projections of the one [CLS] vector), head."""
     cross = linear(1, cfg.dim, cfg.dim) * 2
-    return (linear(frames, cfg.in_dim, cfg.dim) + cfg.dec_depth * (block(cfg, frames) + cross)
+    return (linear(frames, cfg.embed_in, cfg.dim) + cfg.dec_depth * (block(cfg, frames) + cross)
             + linear(frames, cfg.dim, cfg.in_dim))
 
 
 def tahar_forward(cfg: ModelConfig, frames: int) -> int:
     """TAHAR's training forward on one sequence: the encoder's last block computes the [CLS]
     query only (``encode``), then the decoder."""
-    enc = linear(frames, cfg.in_dim, cfg.dim) + (cfg.enc_depth - 1) * block(cfg, frames + 1) \
+    enc = linear(frames, cfg.embed_in, cfg.dim) + (cfg.enc_depth - 1) * block(cfg, frames + 1) \
         + block(cfg, frames + 1, queries=1)
     return enc + decoder_forward(cfg, frames)
 
