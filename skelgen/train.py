@@ -109,6 +109,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     """
     recipe.validate()
     fresh = not Path(out_dir).exists()
+    joined = not dist.is_initialized()
     try:
         return _pretrain(recipe, data, out_dir, resume, show_progress, stop_after, record)
     except BaseException:
@@ -116,6 +117,9 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
             with contextlib.suppress(OSError):
                 Path(out_dir).rmdir()  # only if empty: a checkpoint already written stays resumable
         raise
+    finally:
+        if joined:
+            leave_processes()
 
 
 def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show_progress: bool,
@@ -152,6 +156,8 @@ def _pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool, show
     training = Training(run, x, model, opt, objective, device, bf16, world, rank, show_progress)
     last = tc.epochs if stop_after is None else min(tc.epochs, start_epoch + stop_after)
     train_epochs(training, start_epoch, last, ckpt_path, log_path)
+    if world > 1:
+        dist.barrier()  # every rank stays until rank 0 has written the checkpoint
     if rank == 0 and record:
         record_latest(ckpt_path, data)
     return ckpt_path
@@ -170,6 +176,13 @@ def start_processes() -> tuple[int, int, torch.device]:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
     return world, rank, device
+
+
+def leave_processes():
+    """Leave the process group ``start_processes`` joined, if any. A rank that exits without it
+    can abort (SIGABRT) while another still talks to it over gloo, e.g. as rank 0 saves."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def agree_on_bf16(precision: str, device: torch.device, world: int) -> bool:

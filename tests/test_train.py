@@ -232,7 +232,7 @@ def test_two_process_gloo_ddp(tmp_path, demo_file):
            f"--master_port={port}", str(tmp_path / "job.py")]
     (tmp_path / "job.py").write_text(script)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[:3000] + "\n...\n" + done.stderr[-2000:]  # a rank's own error comes first
     assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt").epoch == 1
     assert len((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()) == 1  # rank 0 only
 
