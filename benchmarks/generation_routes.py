@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--enlarge", type=float, default=1.0,
                     help="fill every class to this many times the largest class's count, not to it: every "
                          "method adds as many (how many sequences is worth adding?)")
+    ap.add_argument("--added-weight", type=float, default=1.0,
+                    help="every added sequence's weight in the classifier's loss, every method alike (real ones: 1)")
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
     ap.add_argument("--prior-steps", type=int, default=3000, help="training steps of the prior route's flow")
     args = ap.parse_args()
@@ -158,7 +160,7 @@ def main():
         meta = {"layout": sf.layout, "codes": list(sf.classes.codes), "names": list(sf.classes.names)}
         k = len(meta["codes"])
         evaluator = train_evaluator(train[0], train[1], k, r.quality.evaluator_epochs, 0)
-        result = {"recipe": args.recipe, "routes": args.routes, "scenarios": {}}
+        result = {"recipe": args.recipe, "routes": args.routes, "added_weight": args.added_weight, "scenarios": {}}
         for name in b.scenarios:
             sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
             if args.enlarge != 1.0:
@@ -178,7 +180,8 @@ def main():
                 t0, scores = time.perf_counter(), []
                 for seed in b.seeds:
                     ts = make(seed)
-                    model = train_classifier(ts.x, ts.y, k, r.classifier, seed, steps)
+                    weights = None if args.added_weight == 1 else np.where(ts.synthetic, args.added_weight, 1.0)
+                    model = train_classifier(ts.x, ts.y, k, r.classifier, seed, steps, weights=weights)
                     scores.append(score(test[1], predict(model, test[0]), sc.counts)["balanced"])
                 rows.setdefault(label, {})["balanced"] = scores
                 print(f"{name} {label:28s} balanced {100 * np.mean(scores):5.1f} ± {100 * np.std(scores):.1f}"

@@ -542,3 +542,18 @@ def test_default_jobs_follow_cores_and_memory(monkeypatch):
     monkeypatch.setattr(W, "_cores", lambda: 2)
     monkeypatch.setattr(W, "_memory_gb", lambda: None)
     assert W.default_jobs() == 2
+
+
+def test_loss_weights_scale_each_sequence(splits):
+    """Equal weights train the same model as none; zero-weighted sequences teach nothing: copies
+    with wrong labels at weight 0 leave the training set's labels learned."""
+    (x, y, _), _ = splits
+    cfg = ClassifierConfig(width=8, epochs=6, batch_size=16, lr=3e-3)
+    plain = train_classifier(x, y, 8, cfg, seed=0)
+    equal = train_classifier(x, y, 8, cfg, seed=0, weights=np.full(len(y), 2.5))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(plain.state_dict().values(), equal.state_dict().values()))
+    wrong = (y + 1) % 8
+    x2, y2 = np.concatenate([x, x]), np.concatenate([y, wrong])
+    ignored = train_classifier(x2, y2, 8, cfg, seed=0, weights=np.r_[np.ones(len(y)), np.zeros(len(y))])
+    counted = train_classifier(x2, y2, 8, cfg, seed=0)
+    assert (predict(ignored, x) == y).mean() > (predict(counted, x) == y).mean() + 0.2

@@ -123,18 +123,21 @@ def make_classifier(cfg: ClassifierConfig, shape: tuple, num_classes: int,
 
 def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ClassifierConfig,
                      seed: int = 0, steps: int | None = None, show_progress: bool = False,
-                     desc: str = "classifier", layout: Layout | None = None, val=None) -> nn.Module:
+                     desc: str = "classifier", layout: Layout | None = None, val=None,
+                     weights: np.ndarray | None = None) -> nn.Module:
     """Train a fresh classifier (``cfg.kind``) on x (n, T, M, V, C), y (n,); returns it in eval mode.
 
     ``steps``: total optimizer steps (default ``cfg.epochs`` passes over x); the benchmark gives
     every method of a scenario the same number, so added data never means more training.
     ``val``: (x, y) real sequences to stop early on (with ``cfg.patience`` > 0), never test ones.
+    ``weights``: (n,) each sequence's weight in the loss (a batch's loss is their weighted mean).
     Initialization, order and dropout all follow ``seed``."""
     torch.manual_seed(seed)
     gen, device = torch.Generator().manual_seed(seed), pick_device()
     bf16 = use_bf16(cfg.precision, device, "classifier.precision")
     xt = torch.as_tensor(x, dtype=torch.float32, device=device)
     yt = torch.as_tensor(y, dtype=torch.long, device=device)
+    wt = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
     model = make_classifier(cfg, tuple(xt.shape[1:]), num_classes, layout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n, bs = len(xt), min(cfg.batch_size, len(xt))
@@ -155,7 +158,10 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
             b = order[(step % per_epoch) * bs: (step % per_epoch + 1) * bs]
             with autocast(device, bf16):
                 logits = model(xt[b])
-            loss = F.cross_entropy(logits.float(), yt[b])
+            if wt is None:
+                loss = F.cross_entropy(logits.float(), yt[b])
+            else:
+                loss = (F.cross_entropy(logits.float(), yt[b], reduction="none") * wt[b]).sum() / wt[b].sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
