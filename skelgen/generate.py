@@ -254,8 +254,8 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
     sequences lie from their nearest other one (``neighbour_spacing``): a new sequence as new as a
     real new take, whatever the generator's [CLS] scale or the dataset's spread. A secant search
     on log distance against log novelty (near linear), the same draws every trial (seed 0), so
-    the result depends on the bank and model only; cached in the bank. At most MAX_REACH; 1.0
-    where nothing calibrates (no class with two sequences)."""
+    the result depends on the bank and model only (not on ``cfg.batch_size``); cached in the bank.
+    At most MAX_REACH; 1.0 where nothing calibrates (no class with two sequences)."""
     key = ("reach", cfg.strategy, cfg.noise_scale, frame_mask)
     if key in bank._fitted:
         return bank._fitted[key]
@@ -264,7 +264,9 @@ def calibrated_reach(model, run, bank: ClassBank, cfg: GenerationConfig, frame_m
     if target:
         classes = np.unique(bank.labels)
         picks = np.random.default_rng(0).choice(classes, CALIBRATION_SEQUENCES)
-        trial = replace(cfg, calibrate=False, augment=False, length="model")  # the move alone
+        # the move alone, each class's picks in one batch: the caller's batch size would change the
+        # draws (and so the scale), and small batches cost many decoder calls (2 a sequence at size 2)
+        trial = replace(cfg, calibrate=False, augment=False, length="model", batch_size=CALIBRATION_SEQUENCES)
 
         def distance(novelty: float) -> float:
             t = replace(trial, novelty=novelty)

@@ -1,4 +1,6 @@
 """Conditioned generation: recognizable, seeded, with provenance; rebalancing; the sampler."""
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pytest
@@ -309,6 +311,8 @@ def test_calibrated_novelty_puts_generated_sequences_at_the_real_spacing(trained
     rate = gen.run.generation_frame_mask
     reach = calibrated_reach(gen.model, gen.run, gen.bank, cfg, rate)
     assert reach == calibrated_reach(gen.model, gen.run, gen.bank, cfg, rate)  # cached, and the same
+    small = Generator(trained, x, y, ids, noise_scale=0.05)  # a fresh bank: nothing cached
+    assert calibrated_reach(small.model, small.run, small.bank, replace(cfg, batch_size=3), rate) == reach
     target = neighbour_spacing(gen.bank, gen.run.input_shape)
     n = CALIBRATION_SEQUENCES // len(np.unique(y))
     d = [p["nearest_distance"] for c in np.unique(y) for _, prov in synthesize(gen.model, gen.run, gen.bank, int(c), n, cfg, 100 + int(c))
