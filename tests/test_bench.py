@@ -399,6 +399,20 @@ def test_gcn_graph_follows_the_layouts_bones(layout):
         assert np.allclose(sums[sums > 0], 1)                   # normalized per receiving joint
 
 
+def test_gcn_residual_is_a_strided_pointwise_convolution():
+    """A downsampling block's residual (a slice, then a 1x1 convolution, in channels-last) is the
+    strided 1x1 convolution it stands for, with under 8 input channels too (whose strided form
+    crashes oneDNN on AVX2 CPUs)."""
+    from skelgen.bench.gcn import Block
+    block = Block(4, 8, torch.from_numpy(layout_graph(CUSTOM)), stride=2).to(memory_format=torch.channels_last).eval()
+    x = torch.randn(3, 4, 12, CUSTOM.num_joints)                # (N, Cin, T, V)
+    conv, bn = block.residual
+    ref = bn(torch.nn.functional.conv2d(x, conv.weight.contiguous(), conv.bias, stride=(2, 1)))
+    out = block.residual(x.to(memory_format=torch.channels_last)[:, :, ::block.stride])
+    out.sum().backward()                                        # the backward pass too
+    assert out.shape == (3, 8, 6, CUSTOM.num_joints) and torch.allclose(out, ref, atol=1e-5)
+
+
 def test_gcn_graph_convolution_is_one_weight_per_partition_over_the_adjacency():
     """The reference form: sum over partitions k of W_k x A_k, plus the bias."""
     torch.manual_seed(0)
