@@ -75,6 +75,15 @@ def generated(generator: M.Generator, add: np.ndarray, strategy: str, novelty_: 
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def generated_by(generators: list, add: np.ndarray, strategy: str, novelty_: float | None, seed: int):
+    """``generated`` with the counts ``add`` shared out between ``generators`` (an ensemble of
+    generators pretrained with other seeds: each makes about 1/K of every class's sequences)."""
+    k = len(generators)
+    made = [generated(g, (add + i) // k, strategy, novelty_, seed) for i, g in enumerate(generators)
+            if ((add + i) // k).sum()]
+    return np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
+
+
 def calibrated(bank, keys: bool = False):
     """The calibrated scale cached in ``bank`` (skelgen.generate.calibrated_reach), None if none;
     with ``keys``, the cache keys that hold one."""
@@ -144,6 +153,8 @@ def main():
     ap.add_argument("--enlarge", type=float, default=1.0,
                     help="fill every class to this many times the largest class's count, not to it: every "
                          "method adds as many (how many sequences is worth adding?)")
+    ap.add_argument("--ensemble", type=int, default=1,
+                    help="K generators (the recipe's, and K-1 more pretrained with train.seed=1..K-1) share the additions")
     ap.add_argument("--added-weight", type=float, default=1.0,
                     help="every added sequence's weight in the classifier's loss, every method alike (real ones: 1)")
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of prior:STRENGTH routes")
@@ -160,7 +171,7 @@ def main():
         meta = {"layout": sf.layout, "codes": list(sf.classes.codes), "names": list(sf.classes.names)}
         k = len(meta["codes"])
         evaluator = train_evaluator(train[0], train[1], k, r.quality.evaluator_epochs, 0)
-        result = {"recipe": args.recipe, "routes": args.routes, "added_weight": args.added_weight, "scenarios": {}}
+        result = {"recipe": args.recipe, "routes": args.routes, "added_weight": args.added_weight, "ensemble": args.ensemble, "scenarios": {}}
         for name in b.scenarios:
             sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
             if args.enlarge != 1.0:
@@ -173,6 +184,12 @@ def main():
             ckpt, _ = M.generator_checkpoint(*M.pretraining_set(r.generator, train, sc.indices), meta, r.generator,
                                              b.cache_dir, show_progress=False)
             gen = M.Generator(ckpt, x, y, ids, r.generator.noise_scale, r.generator.temperature)
+            generators = [gen]
+            for k_seed in range(1, args.ensemble):
+                g_k = dataclasses.replace(r.generator, overrides=[*r.generator.overrides, f"train.seed={k_seed}"])
+                ckpt_k, _ = M.generator_checkpoint(*M.pretraining_set(g_k, train, sc.indices), meta, g_k,
+                                                   b.cache_dir, show_progress=False)
+                generators.append(M.Generator(ckpt_k, x, y, ids, r.generator.noise_scale, r.generator.temperature))
             real = M.real_set(x, y, ids)
             rows = {}
 
@@ -194,13 +211,14 @@ def main():
                 if gen.candidates > 1 and gen.critic is None:
                     gen.critic = train_classifier(x, y, k, r.classifier, 0, steps, layout=meta["layout"])
                 cache = {}
-                for key in calibrated(gen.bank, keys=True):  # each route calibrates under its own patch
-                    del gen.bank._fitted[key]
+                for g in generators:
+                    for key in calibrated(g.bank, keys=True):  # each route calibrates under its own patch
+                        del g.bank._fitted[key]
 
                 def gen_for(seed, add=sc.add):
                     key = (seed, tuple(add))
                     if key not in cache:
-                        cache[key] = generated(gen, add, strategy, nov, seed)
+                        cache[key] = generated_by(generators, add, strategy, nov, seed)
                     return cache[key]
 
                 gx, gy = gen_for(b.seeds[0])
