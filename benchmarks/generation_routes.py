@@ -171,7 +171,8 @@ def main():
         meta = {"layout": sf.layout, "codes": list(sf.classes.codes), "names": list(sf.classes.names)}
         k = len(meta["codes"])
         evaluator = train_evaluator(train[0], train[1], k, r.quality.evaluator_epochs, 0)
-        result = {"recipe": args.recipe, "routes": args.routes, "added_weight": args.added_weight, "ensemble": args.ensemble, "scenarios": {}}
+        result = {"recipe": args.recipe, "routes": args.routes, "added_weight": args.added_weight,
+                  "ensemble": args.ensemble, "scenarios": {}}
         for name in b.scenarios:
             sc = make_scenario(name, train[1], k, b.add_fraction, b.subset_seed)
             if args.enlarge != 1.0:

@@ -109,7 +109,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
     """
     recipe.validate()
     fresh = not Path(out_dir).exists()
-    joined = not dist.is_initialized()
+    ours = not dist.is_initialized()  # a process group start_processes joins is ours to leave
     try:
         return _pretrain(recipe, data, out_dir, resume, show_progress, stop_after, record)
     except BaseException:
@@ -118,7 +118,7 @@ def pretrain(recipe: Recipe, data: str, out_dir: str | Path, resume: bool = Fals
                 Path(out_dir).rmdir()  # only if empty: a checkpoint already written stays resumable
         raise
     finally:
-        if joined:
+        if ours:
             leave_processes()
 
 

@@ -454,7 +454,7 @@ def test_bf16_classifiers_learn_as_fp32_ones_do(splits, demo, kind):
         layout = sf.layout
     acc = {}
     for precision in ("fp32", "bf16"):
-        cfg = ClassifierConfig(kind=kind, width=16, gcn_width=8, epochs=15, batch_size=16, lr=3e-3, precision=precision)
+        cfg = ClassifierConfig(kind=kind, width=16, gcn_width=4, epochs=15, batch_size=16, lr=3e-3, precision=precision)
         acc[precision] = (predict(train_classifier(x_tr, y_tr, 8, cfg, seed=0, layout=layout), x_te) == y_te).mean()
     assert acc["bf16"] > 3 / 8 and abs(acc["bf16"] - acc["fp32"]) <= 0.25  # chance: 1/8
 
@@ -571,3 +571,6 @@ def test_loss_weights_scale_each_sequence(splits):
     ignored = train_classifier(x2, y2, 8, cfg, seed=0, weights=np.r_[np.ones(len(y)), np.zeros(len(y))])
     counted = train_classifier(x2, y2, 8, cfg, seed=0)
     assert (predict(ignored, x) == y).mean() > (predict(counted, x) == y).mean() + 0.2
+    for bad in (np.ones(len(y) - 1), np.r_[-1.0, np.ones(len(y) - 1)], np.r_[np.nan, np.ones(len(y) - 1)]):
+        with pytest.raises(SkelgenError, match="weights must be"):
+            train_classifier(x, y, 8, cfg, seed=0, weights=bad)

@@ -138,6 +138,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
     xt = torch.as_tensor(x, dtype=torch.float32, device=device)
     yt = torch.as_tensor(y, dtype=torch.long, device=device)
     wt = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    if wt is not None and (wt.shape != yt.shape or not bool(torch.isfinite(wt).all() and (wt >= 0).all())):
+        raise SkelgenError(f"weights must be {len(yt)} finite numbers >= 0, one a sequence")
     model = make_classifier(cfg, tuple(xt.shape[1:]), num_classes, layout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n, bs = len(xt), min(cfg.batch_size, len(xt))
@@ -161,7 +163,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Classi
             if wt is None:
                 loss = F.cross_entropy(logits.float(), yt[b])
             else:
-                loss = (F.cross_entropy(logits.float(), yt[b], reduction="none") * wt[b]).sum() / wt[b].sum()
+                loss = ((F.cross_entropy(logits.float(), yt[b], reduction="none") * wt[b]).sum()
+                        / wt[b].sum().clamp_min(1e-12))  # a batch of weight 0 teaches nothing
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
