@@ -34,7 +34,7 @@ scenarios = ["full", "lt10", "lt100", "low10", "fewshot5"]
 classifiers = ["conv", "gcn"]
 [classifier]
 width = 16
-gcn_width = 8
+gcn_width = 4
 epochs = 2
 batch_size = 16
 val_fraction = 0.2
