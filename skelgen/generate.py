@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from sklearn.covariance import LedoitWolf
 
 from .augment import classic_augment
 from .errors import SkelgenError
@@ -81,6 +80,7 @@ class ClassBank:
 
     def gaussian(self, c: int):
         if c not in self._fitted:
+            from sklearn.covariance import LedoitWolf  # imported when needed: 1.5 s, after input checks
             e = self.embeddings[self.members(c)]
             cov = LedoitWolf().fit(e).covariance_ if len(e) > 1 else np.zeros((e.shape[1],) * 2)
             self._fitted[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
@@ -99,6 +99,7 @@ class ClassBank:
         """Cholesky factor (D, D) of the within-class covariance of the embeddings, pooled over
         every class with 2+ members (Ledoit-Wolf shrinkage); zeros if no class has two."""
         if "within" not in self._fitted:
+            from sklearn.covariance import LedoitWolf
             r, d = self.within_residuals(), self.embeddings.shape[1]
             cov = LedoitWolf().fit(r).covariance_ if len(r) else np.zeros((d, d))
             self._fitted["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d)) if len(r) else cov
