@@ -54,6 +54,13 @@ VERSION = 5
 MOVES = ("shift", "borrow")  # strategies that move a real source's [CLS] and add the decoder's change
 
 
+def shrunk_covariance(x: np.ndarray) -> np.ndarray:
+    """The Ledoit-Wolf covariance (D, D) of rows x (n, D). sklearn is imported here, when first
+    needed: it takes 1.5 s, and every command refuses bad input before it."""
+    from sklearn.covariance import LedoitWolf
+    return LedoitWolf().fit(x).covariance_
+
+
 @dataclass
 class ClassBank:
     """What generation conditions on: the real sequences of each class, embedded.
@@ -80,9 +87,8 @@ class ClassBank:
 
     def gaussian(self, c: int):
         if c not in self._fitted:
-            from sklearn.covariance import LedoitWolf  # imported when needed: 1.5 s, after input checks
             e = self.embeddings[self.members(c)]
-            cov = LedoitWolf().fit(e).covariance_ if len(e) > 1 else np.zeros((e.shape[1],) * 2)
+            cov = shrunk_covariance(e) if len(e) > 1 else np.zeros((e.shape[1],) * 2)
             self._fitted[c] = (e.mean(0), np.linalg.cholesky(cov + 1e-6 * np.eye(len(cov))))
         return self._fitted[c]
 
@@ -99,9 +105,8 @@ class ClassBank:
         """Cholesky factor (D, D) of the within-class covariance of the embeddings, pooled over
         every class with 2+ members (Ledoit-Wolf shrinkage); zeros if no class has two."""
         if "within" not in self._fitted:
-            from sklearn.covariance import LedoitWolf
             r, d = self.within_residuals(), self.embeddings.shape[1]
-            cov = LedoitWolf().fit(r).covariance_ if len(r) else np.zeros((d, d))
+            cov = shrunk_covariance(r) if len(r) else np.zeros((d, d))
             self._fitted["within"] = np.linalg.cholesky(cov + 1e-6 * np.eye(d)) if len(r) else cov
         return self._fitted["within"]
 

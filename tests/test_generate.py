@@ -335,3 +335,13 @@ def test_calibration_never_scales_the_move_beyond_its_cap(trained, demo_file, mo
     monkeypatch.setattr(G, "neighbour_spacing", lambda bank, shape: 100.0)  # 100 m apart: out of reach
     cfg = GenerationConfig(strategy="borrow", length="model")
     assert G.calibrated_reach(gen.model, gen.run, gen.bank, cfg, gen.run.generation_frame_mask) == G.MAX_REACH
+
+
+def test_synth_starts_without_importing_sklearn():
+    """sklearn (1.5 s to import) loads only when a covariance is fitted, so a bad-input line of
+    synth or rebalance comes before it."""
+    import subprocess
+    import sys
+    code = "import sys, skelgen.synth; print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
