@@ -103,7 +103,8 @@ def test_killed_pretrain_resumes(inputs):
     args = ["pretrain", "--data", str(data), "--recipe", "tiny.toml", "--out", "run"]
     proc = start(*args)
     log = Path("run/log.jsonl")
-    wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, proc)  # 2 checkpoints done
+    # a row is written just before its checkpoint, so the third row means the second checkpoint is on disk
+    wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 3, proc)
     interrupt(proc, signal.SIGKILL)
     epoch = load_checkpoint("run/checkpoint.pt").epoch  # the last complete checkpoint loads
     assert 2 <= epoch < EPOCHS
